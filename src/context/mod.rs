@@ -1,0 +1,141 @@
+//! Execution contexts: the raw stack switch and the [`Coroutine`](coroutine::Coroutine) built on it.
+//!
+//! A *context* is a stack plus the callee-saved register state of the code suspended on it.
+//! Exactly one backend is compiled in, chosen by `build.rs` (`cfg(greenthread_backend)`); each
+//! backend is one assembly file in `arch/` and one glue module here that feeds it the frame
+//! offsets as `const` operands.
+//!
+//! ## Stack states
+//!
+//! Example addresses for a 64 KiB stack mapped at `0x7f00_0000_0000` (one 4 KiB guard page):
+//!
+//! ```text
+//!   newly initialised (init)        suspended (switch saved it)      running
+//!
+//!   0x7f00_0001_1000 top            0x7f00_0001_1000 top             0x7f00_0001_1000 top
+//!   | owner data (closure, |        | owner data             |       | owner data             |
+//!   |  header), 16-aligned |        | entry frame ...        |       | entry frame ...        |
+//!   | 0  fake return addr  |        | ... frames of the code |       | ... frames of the code |
+//!   | trampoline (rip)     |        |     that switched away |       |     now executing      |
+//!   | 0 rbp, 0 rbx         |        | rip = resume address   |       |         <- rsp (live)  |
+//!   | entry, data (r12/13) |        | rbp rbx r12-r15        |       |                        |
+//!   | 0 r14, 0 r15         |        | mxcsr/x87cw <- saved sp|       |                        |
+//!   | mxcsr/x87cw <- sp    |        |                        |       |                        |
+//!   |        (unused)      |        |        (unused)        |       |        (unused)        |
+//!   0x7f00_0000_1000 bottom         0x7f00_0000_1000 bottom          0x7f00_0000_1000 bottom
+//!   | guard page PROT_NONE |        | guard page PROT_NONE   |       | guard page PROT_NONE   |
+//!   0x7f00_0000_0000 mapping        0x7f00_0000_0000                 0x7f00_0000_0000
+//! ```
+//!
+//! (The register names are x86_64's; the other backends keep the same shape with their own
+//! callee-saved set, see `docs/ABI.md`.)
+//!
+//! ## The raw switch
+//!
+//! [`raw::init`] lays out a fresh context so that the first switch to it calls an entry
+//! function; [`raw::switch`] saves the running context, publishes its stack pointer, and
+//! resumes another one, passing one `usize` each way. They are `unsafe` and symmetric (any
+//! context may switch to any suspended one), which is what a scheduler needs; [`Coroutine`](
+//! coroutine::Coroutine) wraps them in a safe, asymmetric resume/suspend API.
+
+cfg_if::cfg_if! {
+    if #[cfg(greenthread_backend = "x86_64_sysv")] {
+        mod x86_64_sysv;
+        use x86_64_sysv as imp;
+    } else {
+        compile_error!(
+            "greenthread: no context-switch backend for this target. Supported: x86_64 System V \
+             (Linux, macOS), x86_64 Windows, aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D (Linux)."
+        );
+    }
+}
+
+pub mod coroutine;
+
+#[cfg(test)]
+mod tests;
+
+/// The function a fresh context starts in: `entry(arg, data)`, where `arg` is the value passed
+/// by the first switch to the context and `data` the pointer given to [`raw::init`].
+///
+/// It must never return (there is nothing to return to: the trampoline traps) and must not
+/// unwind (catch every panic and switch away instead).
+pub type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
+
+/// The unsafe, symmetric context-switch primitives the runtime is built on.
+///
+/// A suspended context is represented by its saved stack pointer, a plain `usize`. The
+/// contract a scheduler keeps is the same as for the hub in `sched`: a context is resumed at
+/// most once per suspension, only on the OS thread it last ran on, and only while its stack
+/// is mapped.
+///
+/// ```
+/// use greenthread::context::raw;
+/// use greenthread::stack::Stack;
+///
+/// static mut MAIN_SP: usize = 0;
+/// static mut CO_SP: usize = 0;
+///
+/// unsafe extern "C" fn entry(arg: usize, _data: *mut u8) -> ! {
+///     let mut x = arg;
+///     loop {
+///         // SAFETY: MAIN_SP was published by the switch that resumed us; CO_SP is ours.
+///         x = unsafe { raw::switch(&raw mut CO_SP, MAIN_SP, x * 2) };
+///     }
+/// }
+///
+/// let stack = Stack::new(0).unwrap();
+/// // SAFETY: the stack is fresh, 16-aligned at top, and outlives every switch below.
+/// unsafe {
+///     CO_SP = raw::init(stack.top(), entry, core::ptr::null_mut());
+///     assert_eq!(raw::switch(&raw mut MAIN_SP, CO_SP, 21), 42);
+///     assert_eq!(raw::switch(&raw mut MAIN_SP, CO_SP, 50), 100);
+/// }
+/// // The context is abandoned while suspended: nothing on its stack needs dropping.
+/// drop(stack);
+/// ```
+pub mod raw {
+    use super::{EntryFn, imp};
+
+    /// Size in bytes that [`init`] writes below `top`.
+    pub const INIT_SIZE: usize = imp::INIT_SIZE;
+
+    /// Lays out a fresh context below `top` whose first resumption calls `entry(arg, data)`,
+    /// and returns its stack pointer, to be passed to [`switch`].
+    ///
+    /// The fresh context starts with the ABI's initial floating-point control state (round to
+    /// nearest, exceptions masked) and a zeroed frame pointer and return address, so stack
+    /// walkers stop at its root.
+    ///
+    /// # Safety
+    /// `top` must be 16-byte aligned, and the [`INIT_SIZE`] bytes below it must be writable
+    /// memory of a stack that stays mapped as long as the context may run. The memory below
+    /// those bytes, down to the stack's guard page, is the context's stack.
+    #[inline]
+    pub unsafe fn init(top: *mut u8, entry: EntryFn, data: *mut u8) -> usize {
+        // SAFETY: forwarded from our caller.
+        unsafe { imp::init(top, entry, data) }
+    }
+
+    /// Suspends the running context and resumes the one whose stack pointer is `to`, handing
+    /// it `arg`. The running context's stack pointer is written to `*save` before the switch;
+    /// when some context later switches to that pointer, this call returns the value it
+    /// passed.
+    ///
+    /// Saves and restores the target ABI's full callee-saved state, including the
+    /// floating-point control registers; caller-saved registers are declared clobbered, so the
+    /// compiler keeps live values out of them.
+    ///
+    /// # Safety
+    /// - `to` must be the stack pointer of a suspended context (returned by [`init`] or
+    ///   published by an earlier `switch`) that is resumed exactly once for this suspension,
+    ///   on the OS thread it last ran on, with its stack still mapped.
+    /// - `save` must be valid for a write and must not be written by anything else until
+    ///   the saved pointer has been consumed.
+    /// - No Rust panic may be unwinding across the call into a frame of another context.
+    #[inline(always)]
+    pub unsafe fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
+        // SAFETY: forwarded from our caller.
+        unsafe { imp::switch(save, to, arg) }
+    }
+}
