@@ -27,60 +27,63 @@
 #                   switch from inline asm! without `nostack`, which tells the compiler that
 #                   the asm pushes below rsp; so no red-zone data is live across it.
 #
+#  Who saves what
+#    The switch is entered from inline asm! in a Rust function (src/context/x86_64_sysv.rs).
+#    That asm pushes rbx and rbp (LLVM reserves them, so they cannot be declared clobbered)
+#    and declares r12-r15 and every caller-saved register clobbered, so the compiler saves
+#    exactly the callee-saved registers that hold live values, in the enclosing function's
+#    frame (corosensei's scheme). This file saves the rest: the resume address, rsp (published
+#    through rdi) and the FP control state. Together that is the full callee-saved set.
+#
 #  Why the switch is jumped to, not called
 #    A `call` pushes the return address on the return-stack buffer (RSB). If the matching
 #    `ret` executed on another stack returns somewhere else, the RSB mispredicts on every
-#    switch (measured here: 18.8 ns per round trip against 3.3 ns). So neither side uses
-#    call or ret: the caller's inline asm loads its resume address into rax and jumps here;
-#    this code resumes the target with an indirect `jmp`, which the branch-target predictor
-#    learns. The RSB stays balanced because nothing is pushed onto it.
+#    switch (measured here: 18.8 ns per round trip against 3.3 ns). A scheduler switches
+#    symmetrically (A to B to C to A), so call and ret cannot be paired in general. Neither
+#    side uses them: the inline asm loads its resume address into rax and jumps here; this
+#    code resumes the target with an indirect `jmp`, which the branch-target predictor learns.
+#    The RSB stays balanced because nothing is pushed onto it.
 #
-#  Why the FP control state costs almost nothing
-#    stmxcsr/fnstcw are cheap stores; ldmxcsr/fldcw are slow, serialising loads (about 5 ns
-#    per round trip if done unconditionally, as Boost.Context does). The outgoing values are
-#    already in registers when the incoming frame is read, so the loads run only when the
-#    incoming context's control bits differ from the outgoing ones, which is rare.
+#  FP control state
+#    stmxcsr must run on every switch: nothing else reads MXCSR, and only the running code
+#    knows whether it changed it. On this machine's Zen 4 it costs about 4.3 ns (measured;
+#    see docs/ABI.md), while ldmxcsr costs about 0.9 ns and fnstcw/fldcw little. The loads
+#    run only when the incoming context's control bits differ from the outgoing ones, which
+#    is rare; the comparison uses values already in registers.
 #
-#  Frame table: a suspended context's stack, growing down; its saved stack pointer SP points
-#  at offset 0x00. Size FRAME_SIZE = 8 slots of 8 bytes = 0x40.
+#  Frame table: a suspended context's stack, growing down; its saved stack pointer points at
+#  offset 0x00. The rbx/rbp slots are pushed by the inline asm before it jumps here, the rest
+#  by this routine. Size FRAME_SIZE = 4 slots of 8 bytes = 0x20.
 #
 #    offset  register
 #    0x00    mxcsr
 #    0x04    x87cw
-#    0x08    r15
-#    0x10    r14
-#    0x18    r13
-#    0x20    r12
-#    0x28    rbx
-#    0x30    rbp
-#    0x38    rip
+#    0x08    rip
+#    0x10    rbx
+#    0x18    rbp
 #
 #  The 2 bytes after x87cw (0x06) are padding and are never read. `rip` is the address the
-#  context resumes at: the instruction after the jump in the Rust inline asm, or the
-#  trampoline for a fresh context.
+#  context resumes at: the label after the jump in the Rust inline asm (which then pops rbx
+#  and rbp), or the trampoline for a fresh context (which pops its initial frame itself).
 #
 #  Initial frame of a fresh context (built by `init` in Rust), T = 16-byte aligned top:
 #
 #    T - 0x08  0                  fake return address of the trampoline (ends frame walks)
-#    T - 0x10  trampoline         rip slot
-#    T - 0x18  0                  rbp: zeroed frame pointer
-#    T - 0x20  0                  rbx
-#    T - 0x28  entry              r12: the Rust entry function, `extern "C" fn(usize, *mut u8) -> !`
-#    T - 0x30  data               r13: its second argument
-#    T - 0x38  0                  r14
-#    T - 0x40  0                  r15
-#    T - 0x48  0x1f80 / 0x037f    mxcsr / x87cw: the ABI's initial values
+#    T - 0x10  data               second argument of the entry function
+#    T - 0x18  0                  rbp slot: the zeroed frame pointer
+#    T - 0x20  entry              rbx slot: `extern "C" fn(usize, *mut u8) -> !`
+#    T - 0x28  trampoline         rip slot
+#    T - 0x30  0x1f80 / 0x037f    mxcsr / x87cw: the ABI's initial values
 #
 #  Operands substituted by Rust (named in braces in the code): OFF_MXCSR, OFF_X87CW,
 #  MXCSR_CONTROL_MASK.
 #
-#  CFI: the switch routine is never on the stack of a running context except during the few
-#  instructions of the switch itself, and it has no return address of its own (it is jumped
-#  to), so its CFI describes only the pushes (a profiler interrupting it can still walk to the
-#  caller). The trampoline ends the chain: `.cfi_undefined rip` tells DWARF unwinders there is
-#  no caller, and rbp = 0 with a zero fake return address stops frame-pointer walkers (perf,
-#  gdb without CFI, crash reporters). Rust code above it never unwinds into it: the entry
-#  function catches every panic (see src/context/coroutine.rs), and a trap follows the call.
+#  CFI: the switch routine has no return address of its own (it is jumped to) and runs only
+#  for a dozen instructions, so its CFI describes just its own pushes. The trampoline ends
+#  the chain: `.cfi_undefined rip` tells DWARF unwinders there is no caller, and rbp = 0 with
+#  a zero fake return address stops frame-pointer walkers (perf, gdb without CFI, crash
+#  reporters). No Rust code ever unwinds into it: entry functions catch every panic and never
+#  return (src/context/coroutine.rs, src/sched), and a trap follows the call.
 
     .pushsection .text.greenthread_x86_64_sysv,"ax",%progbits
 
@@ -88,37 +91,23 @@
 #  greenthread_x86_64_sysv_switch
 #
 #  At this point our register state contains:
-#    rax = address the caller resumes at (label after its jump)
+#    rax = address the caller resumes at (the label after its jump)
 #    rdi = *mut usize: where the caller's stack pointer is published
 #    rsi = stack pointer of the context to resume (a frame laid out as in the table)
 #    rdx = the value passed to the resumed context (left untouched)
-#    rsp = the caller's stack, any alignment
+#    rsp = the caller's stack with rbp and rbx pushed on it
 #  On leaving, in the resumed context:
 #    rdx = the value passed; rdi = the save slot of the context that switched to us
-#    rsp = the resumed context's stack with its frame popped; rcx, r8 clobbered
+#    rsp = the resumed context's stack pointing at its rbx slot; rcx, r8 clobbered
 # ------------------------------------------------------------------------------------------
     .globl greenthread_x86_64_sysv_switch
     .type greenthread_x86_64_sysv_switch,%function
     .p2align 4
 greenthread_x86_64_sysv_switch:
     .cfi_startproc
-    # Callee-saved integer registers, resume address first (the frame's top slot).
-    # This order is the frame table, read bottom-up; must match `SwitchFrame`.
+    # Resume address, then the FP control slot: must match `SwitchFrame`.
     push rax
     .cfi_adjust_cfa_offset 8
-    push rbp
-    .cfi_adjust_cfa_offset 8
-    push rbx
-    .cfi_adjust_cfa_offset 8
-    push r12
-    .cfi_adjust_cfa_offset 8
-    push r13
-    .cfi_adjust_cfa_offset 8
-    push r14
-    .cfi_adjust_cfa_offset 8
-    push r15
-    .cfi_adjust_cfa_offset 8
-    # FP control state into the last slot.
     lea rsp, [rsp - 8]
     .cfi_adjust_cfa_offset 8
     stmxcsr [rsp + {OFF_MXCSR}]
@@ -130,21 +119,16 @@ greenthread_x86_64_sysv_switch:
     movzx r8d, word ptr [rsp + {OFF_X87CW}]
     mov rsp, rsi
 
-    # From here on we run on the target's stack. Reload FP control state only where it
-    # differs from ours (status bits 0..5 of MXCSR are ignored: they are caller-saved).
+    # On the target's stack now. Reload FP control state only where it differs from ours
+    # (MXCSR status bits 0..5 are ignored: they are caller-saved).
     xor ecx, [rsp + {OFF_MXCSR}]
     test ecx, {MXCSR_CONTROL_MASK}
     jnz 2f
     cmp r8w, word ptr [rsp + {OFF_X87CW}]
     jne 2f
 1:
+    # Drop the FP slot, pop the resume address and go there (not `ret`: see header).
     lea rsp, [rsp + 8]
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop rbx
-    pop rbp
     pop rcx
     jmp rcx
 2:
@@ -158,11 +142,11 @@ greenthread_x86_64_sysv_switch:
 #  greenthread_x86_64_sysv_trampoline
 #
 #  First resume address of a fresh context. At this point our register state contains:
-#    r12 = entry function, r13 = its data pointer (popped from the initial frame)
-#    rdx = the value passed by the first switch; rbp = 0
-#    rsp = T - 8, pointing at the zero fake return address, so (rsp + 8) % 16 == 0 exactly
-#          as at any function entry
-#  It calls entry(rdx, r13), which never returns (it switches away for the last time).
+#    rdx = the value passed by the first switch
+#    rsp = T - 0x20, pointing at the initial frame's rbx slot (see the table)
+#  It pops entry, the zero frame pointer and data, which leaves rsp = T - 8 pointing at the
+#  zero fake return address, so (rsp + 8) % 16 == 0 as at any function entry; then it calls
+#  entry(rdx, data), which never returns (it switches away for the last time).
 # ------------------------------------------------------------------------------------------
     .globl greenthread_x86_64_sysv_trampoline
     .type greenthread_x86_64_sysv_trampoline,%function
@@ -171,13 +155,14 @@ greenthread_x86_64_sysv_trampoline:
     .cfi_startproc
     # No caller: DWARF unwinders stop here.
     .cfi_undefined rip
+    pop rbx
+    pop rbp
+    pop rsi
     # A standard frame whose saved rbp and return address are both 0.
     push rbp
-    .cfi_adjust_cfa_offset 8
     mov rbp, rsp
     mov rdi, rdx
-    mov rsi, r13
-    call r12
+    call rbx
     # entry() never returns.
     ud2
     .cfi_endproc

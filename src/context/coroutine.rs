@@ -1,9 +1,9 @@
 //! [`Coroutine`]: a closure running on its own stack, resumed and suspended by value.
 //!
 //! Layout of a coroutine's stack (see the diagrams in [`crate::context`]): the closure and a
-//! small [`Header`] sit at the top of the stack, at addresses that never move, so the
+//! small `Header` sit at the top of the stack, at addresses that never move, so the
 //! `Coroutine` value itself may be moved freely between resumptions. Below them is the
-//! initial frame written by [`raw::init`](super::raw::init).
+//! initial frame written by [`raw::init`].
 //!
 //! Values cross the switch as a pointer to a `MaybeUninit` on the sender's stack: the sender
 //! writes the value, switches, and never touches it again; the receiver moves it out with
@@ -141,15 +141,20 @@ pub struct Coroutine<Input, Yield, Return> {
     state: State,
     /// Drops the closure in place; used only if the coroutine never started.
     drop_closure: unsafe fn(*mut u8),
-    _marker: PhantomData<(*mut (), fn(Input) -> (Yield, Return))>,
+    _marker: CoroutineMarker<Input, Yield, Return>,
 }
 
 /// The coroutine's handle on itself, passed by reference to its closure: it suspends the
 /// coroutine back to the resumer.
 pub struct Yielder<Input, Yield> {
     header: *mut Header,
-    _marker: PhantomData<(*mut (), fn(Yield) -> Input)>,
+    _marker: YielderMarker<Input, Yield>,
 }
+
+/// Variance and auto-trait marker: `!Send` and `!Sync` through the raw pointer, and `T`
+/// for the value types' variance.
+type CoroutineMarker<I, Y, R> = PhantomData<(*mut (), fn(I) -> (Y, R))>;
+type YielderMarker<I, Y> = PhantomData<(*mut (), fn(Y) -> I)>;
 
 /// A closure larger than this is boxed rather than placed on the coroutine's stack.
 const MAX_INLINE_CLOSURE: usize = 1024;
@@ -411,12 +416,13 @@ where
         header,
         _marker: PhantomData,
     };
-    let msg = MaybeUninit::new(match catch_unwind(AssertUnwindSafe(|| f(&yielder, input))) {
-        Ok(r) => Outcome::<R>::Return(r),
-        Err(p) if p.is::<ForcedUnwind>() => Outcome::Unwound,
-        Err(p) => Outcome::Panicked(p),
-    });
-    drop(yielder);
+    let msg = MaybeUninit::new(
+        match catch_unwind(AssertUnwindSafe(|| f(&yielder, input))) {
+            Ok(r) => Outcome::<R>::Return(r),
+            Err(p) if p.is::<ForcedUnwind>() => Outcome::Unwound,
+            Err(p) => Outcome::Panicked(p),
+        },
+    );
     // SAFETY: we run on the coroutine's stack; the header is ours while we run.
     unsafe { (*header).finished = true };
     // SAFETY: the resumer is suspended in `switch_in` with its pointer in `caller_sp`; it

@@ -25,8 +25,13 @@ fn frame_table_matches_asm_header() {
             }
         }
     }
-    let expected: Vec<(String, usize)> =
-        imp::FRAME_TABLE.iter().map(|&(r, o)| (r.to_string(), o)).collect();
-    assert_eq!(rows, expected, "frame table in the .s header is out of sync");
+    let expected: Vec<(String, usize)> = imp::FRAME_TABLE
+        .iter()
+        .map(|&(r, o)| (r.to_string(), o))
+        .collect();
+    assert_eq!(
+        rows, expected,
+        "frame table in the .s header is out of sync"
+    );
     assert!(rows.iter().all(|&(_, o)| o < imp::FRAME_SIZE));
 }

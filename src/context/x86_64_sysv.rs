@@ -12,41 +12,45 @@ use static_assertions::{const_assert, const_assert_eq};
 
 /// The saved state of a suspended context, at its saved stack pointer (lowest address first).
 /// Mirrors the frame table in `arch/x86_64_sysv_elf.s`.
+/// The saved state of a suspended context, at its saved stack pointer (lowest address first).
+/// Mirrors the frame table in `arch/x86_64_sysv_elf.s`. r12-r15 are not here: the compiler
+/// saves the live ones in the switching function's own frame (see `switch`).
 #[repr(C)]
 pub(crate) struct SwitchFrame {
     pub mxcsr: u32,
     pub x87cw: u16,
     pub _pad: u16,
-    pub r15: usize,
-    pub r14: usize,
-    pub r13: usize,
-    pub r12: usize,
+    pub rip: usize,
     pub rbx: usize,
     pub rbp: usize,
-    pub rip: usize,
 }
 
-/// What `init` writes below the top of a fresh stack: a frame the switch pops, then the
-/// trampoline's zero fake return address.
+/// What `init` writes below the top of a fresh stack: a frame the switch and the trampoline
+/// pop, the entry function's data pointer, then the trampoline's zero fake return address.
 #[repr(C)]
 struct InitialStack {
     frame: SwitchFrame,
+    data: usize,
     fake_return_address: usize,
 }
 
 const_assert_eq!(offset_of!(SwitchFrame, mxcsr), 0x00);
 const_assert_eq!(offset_of!(SwitchFrame, x87cw), 0x04);
-const_assert_eq!(offset_of!(SwitchFrame, r15), 0x08);
-const_assert_eq!(offset_of!(SwitchFrame, r14), 0x10);
-const_assert_eq!(offset_of!(SwitchFrame, r13), 0x18);
-const_assert_eq!(offset_of!(SwitchFrame, r12), 0x20);
-const_assert_eq!(offset_of!(SwitchFrame, rbx), 0x28);
-const_assert_eq!(offset_of!(SwitchFrame, rbp), 0x30);
-const_assert_eq!(offset_of!(SwitchFrame, rip), 0x38);
-const_assert_eq!(size_of::<SwitchFrame>(), 0x40);
-// The trampoline is entered with rsp = top - 8, so (rsp + 8) % 16 == 0 as at a function entry.
-const_assert_eq!(size_of::<InitialStack>(), 0x48);
-const_assert!(size_of::<InitialStack>() % 16 == 8);
+const_assert_eq!(offset_of!(SwitchFrame, rip), 0x08);
+const_assert_eq!(offset_of!(SwitchFrame, rbx), 0x10);
+const_assert_eq!(offset_of!(SwitchFrame, rbp), 0x18);
+const_assert_eq!(size_of::<SwitchFrame>(), 0x20);
+// The inline asm pushes rbp then rbx and the routine pushes rip then the FP slot: rbx and rbp
+// must be the two highest slots, in that order, and rip just below them.
+const_assert_eq!(offset_of!(SwitchFrame, rbp), size_of::<SwitchFrame>() - 8);
+const_assert_eq!(
+    offset_of!(SwitchFrame, rip) + 8,
+    offset_of!(SwitchFrame, rbx)
+);
+// The trampoline pops rbx, rbp and data, then expects rsp = top - 8: (rsp + 8) % 16 == 0.
+const_assert_eq!(offset_of!(InitialStack, data), 0x20);
+const_assert_eq!(size_of::<InitialStack>(), 0x30);
+const_assert!(size_of::<InitialStack>().is_multiple_of(16));
 
 /// Bytes `init` writes below the top of a fresh stack.
 pub(crate) const INIT_SIZE: usize = size_of::<InitialStack>();
@@ -58,13 +62,9 @@ pub(crate) const FRAME_SIZE: usize = size_of::<SwitchFrame>();
 pub(crate) const FRAME_TABLE: &[(&str, usize)] = &[
     ("mxcsr", offset_of!(SwitchFrame, mxcsr)),
     ("x87cw", offset_of!(SwitchFrame, x87cw)),
-    ("r15", offset_of!(SwitchFrame, r15)),
-    ("r14", offset_of!(SwitchFrame, r14)),
-    ("r13", offset_of!(SwitchFrame, r13)),
-    ("r12", offset_of!(SwitchFrame, r12)),
+    ("rip", offset_of!(SwitchFrame, rip)),
     ("rbx", offset_of!(SwitchFrame, rbx)),
     ("rbp", offset_of!(SwitchFrame, rbp)),
-    ("rip", offset_of!(SwitchFrame, rip)),
 ];
 #[cfg(test)]
 pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/x86_64_sysv_elf.s");
@@ -103,14 +103,11 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
             mxcsr: INITIAL_MXCSR,
             x87cw: INITIAL_X87CW,
             _pad: 0,
-            r15: 0,
-            r14: 0,
-            r13: data as usize,
-            r12: entry as *const () as usize,
-            rbx: 0,
-            rbp: 0,
             rip: greenthread_x86_64_sysv_trampoline as *const () as usize,
+            rbx: entry as *const () as usize,
+            rbp: 0,
         },
+        data: data as usize,
         fake_return_address: 0,
     };
     // SAFETY: the caller guarantees these bytes below `top` are writable stack memory;
@@ -120,7 +117,8 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
 }
 
 /// Saves the running context, publishes its stack pointer through `save`, and resumes the
-/// context whose stack pointer is `to`, handing it `arg`. Returns the value passed by whoever
+/// context whose stack pointer is `to`, handing it `arg`. rbx and rbp are pushed here; r12-r15
+/// are declared clobbered so the compiler saves only those holding live values. Returns the value passed by whoever
 /// later resumes this context.
 ///
 /// # Safety
@@ -130,19 +128,27 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
 #[inline(always)]
 pub(crate) unsafe fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
     let ret: usize;
-    // SAFETY: the caller upholds the contract above. The asm saves rbx, rbp, r12-r15 and the
-    // FP control state itself; clobber_abi("C") tells the compiler every caller-saved
-    // register (including x87/MMX/SSE/AVX state) may change, and the absence of `nostack`
-    // keeps red-zone data out of the way of the pushes.
+    // SAFETY: the caller upholds the contract above. The asm saves rbx, rbp, rsp, the resume
+    // address and the FP control state; r12-r15 and (clobber_abi) every caller-saved register,
+    // x87/MMX/SSE/AVX state included, are declared clobbered so the compiler keeps live
+    // values elsewhere; the absence of `nostack` keeps red-zone data clear of the pushes.
     unsafe {
         asm!(
+            "push rbp",
+            "push rbx",
             "lea rax, [rip + 2f]",
             "jmp {switch}",
             "2:",
+            "pop rbx",
+            "pop rbp",
             switch = sym greenthread_x86_64_sysv_switch,
             in("rdi") save,
             in("rsi") to,
             inout("rdx") arg => ret,
+            lateout("r12") _,
+            lateout("r13") _,
+            lateout("r14") _,
+            lateout("r15") _,
             clobber_abi("C"),
         );
     }

@@ -1,28 +1,554 @@
-//! TEMPORARY minimal stack (no guard page, no pool); replaced by the real module.
-#![allow(missing_docs)]
-use memmap2::{MmapMut, MmapOptions};
+//! Green-thread stacks: `mmap`'d memory with a guard page, a per-OS-thread pool, and a clear
+//! report when a green thread overflows its stack.
+//!
+//! # Layout
+//!
+//! A [`Stack`] owns one anonymous private mapping. Its lowest page(s) are the *guard*
+//! (`PROT_NONE`); everything above is the *usable region*, read-write, whose size
+//! ([`Stack::size`]) is the requested size rounded up to whole pages. Stacks grow down, so a
+//! green thread that runs out of stack touches the guard and faults instead of silently
+//! writing over whatever lies below.
+//!
+//! Example: `Stack::new(1 << 20)` (1 MiB, the default) with 4 KiB pages, mapped by the kernel
+//! at `0x7f3a_2c00_0000`:
+//!
+//! ```text
+//!   0x7f3a_2c10_1000  +-----------------------------+ <- top()     one past the highest usable
+//!                     | usable region               |              byte; page (so 16-) aligned
+//!                     |   PROT_READ | PROT_WRITE    |
+//!                     |   size() = 0x10_0000 bytes  |   the stack grows down from top();
+//!                     |   pages are backed lazily,  |   untouched pages cost no memory
+//!                     |   on first touch            |
+//!   0x7f3a_2c00_1000  +-----------------------------+ <- bottom()  lowest usable byte
+//!                     | guard page, PROT_NONE       |   a write here faults: SIGSEGV/SIGBUS,
+//!                     |   4 KiB (guard_size())      |   reported as "has overflowed its stack"
+//!   0x7f3a_2c00_0000  +-----------------------------+    start of the mapping
+//! ```
+//!
+//! The whole mapping is `0x10_1000` bytes: usable size plus guard. It is made with
+//! `MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE` (memmap2's
+//! `MmapOptions::stack().no_reserve_swap()`), so it reserves address space only; the kernel
+//! hands out physical pages as the green thread first touches them. The guard splits the
+//! mapping into two kernel VMAs, which matters for the `vm.max_map_count` limit (65530 by
+//! default on Linux, so about 32,700 live stacks per process); hitting it makes
+//! [`Stack::new`] return [`StackError::Map`] or [`StackError::Protect`], never abort.
+//!
+//! # Sizes
+//!
+//! - [`MIN_STACK_SIZE`] (32 KiB usable, guard excluded) is the floor Python's
+//!   `_thread.stack_size` enforces, and the one gevent, minicoro and may use.
+//! - [`DEFAULT_STACK_SIZE`] (1 MiB usable) is what a size of 0 means. See its docs for why.
+//!
+//! # Pool
+//!
+//! [`acquire`] and [`release`] keep a bounded LIFO of unused stacks per OS thread, so spawning
+//! a green thread in steady state does not enter the kernel. See [`set_pool_capacity`].
+//!
+//! # Overflow reporting
+//!
+//! [`ensure_thread_ready`] installs, once per process, a `SIGSEGV`/`SIGBUS` handler that runs
+//! on an alternate signal stack (installed per OS thread where there is none big enough). When
+//! the faulting address lies in the guard of a live [`Stack`], it writes
+//!
+//! ```text
+//! greenthread: green thread 7 'worker' (stack #12, 1048576 bytes) has overflowed its stack
+//! fatal runtime error: stack overflow, aborting
+//! ```
+//!
+//! to stderr with `write(2)` alone and aborts. The green-thread ident and name are there when
+//! the owner set them ([`Stack::set_ident`], [`Stack::set_name`]). Any other fault is passed to
+//! the handler that was installed before ours (Rust's standard library installs one that
+//! reports overflows of OS-thread stacks), or, if that was the default action, the default is
+//! restored and the faulting instruction re-executes, killing the process as it would have
+//! without us.
+//!
+//! The handler finds "our" stacks through a process-global, append-only list of registry
+//! nodes (never freed, so the handler can walk it without locks); a [`Stack`] claims a node
+//! when it is mapped and gives it back when it is unmapped. Nothing on the context-switch
+//! path touches the registry.
+//!
+//! ## Stack probes
+//!
+//! A single guard page only catches an overflow if every function touches its frame no more
+//! than a page at a time. Rust relies on *stack probes* for this: on x86_64 (LLVM 16 and
+//! later) and aarch64 (LLVM 18 and later) rustc emits inline probes in every function whose
+//! frame is larger than a page, so even a frame far bigger than the guard faults in the guard
+//! first (`tests/stack_guard.rs` checks this with a 256 KiB frame on a 64 KiB stack). Where
+//! rustc's probe support is not established (every other architecture) the guard is 64 KiB
+//! instead of one page. Foreign code compiled without `-fstack-clash-protection` can still
+//! jump over the guard with a large enough frame.
+//!
+//! # Platforms
+//!
+//! Everything OS-specific (page size, guard protection, signal handling and the alternate
+//! signal stack) is in `imp`: `unix.rs` for every Unix. Other platforms currently get a stub
+//! whose [`Stack::new`] fails with [`StackError::Protect`] (`Unsupported`); a Windows
+//! implementation (`VirtualProtect` guard, vectored exception handler with a
+//! `SetThreadStackGuarantee` reserve) belongs there.
 
+use core::cell::Cell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::io;
+
+use static_assertions::const_assert;
+
+mod mmap;
+// Only the Unix fault handler uses the report so far.
+#[cfg_attr(not(unix), allow(dead_code))]
+mod overflow;
+mod pool;
+mod registry;
+
+cfg_if::cfg_if! {
+    if #[cfg(unix)] {
+        mod unix;
+        use unix as imp;
+    } else {
+        mod unsupported;
+        use unsupported as imp;
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+pub use pool::{
+    DEFAULT_POOL_CAPACITY, acquire, pool_capacity, pooled_count, release, set_pool_capacity,
+};
+
+/// The smallest usable stack size accepted, in bytes (the guard is not counted): 32 KiB.
+///
+/// This is Python's `_thread.stack_size` floor, also used by gevent and minicoro. Code that
+/// formats, does I/O through `std`, or is built without optimisations can need much more.
+///
+/// ```
+/// use greenthread::stack::{MIN_STACK_SIZE, Stack, StackError};
+///
+/// assert!(Stack::new(MIN_STACK_SIZE).is_ok());
+/// assert!(matches!(Stack::new(MIN_STACK_SIZE - 1), Err(StackError::TooSmall { .. })));
+/// ```
 pub const MIN_STACK_SIZE: usize = 32 * 1024;
+
+/// The usable stack size used when 0 is requested, in bytes: 1 MiB.
+///
+/// The size only reserves address space: pages are backed when first touched and the mapping
+/// is made with `MAP_NORESERVE`, so a parked green thread costs the pages it actually used
+/// (typically a few KiB), however large its stack. 1 MiB leaves room for what real programs
+/// do on a green thread (debug builds, `format!`, `std::io`, a few levels of recursion over
+/// moderate frames), matches the default thread stack reserve on Windows, and still lets
+/// tens of thousands of green threads share a 64-bit address space. Python uses the OS
+/// thread default (8 MiB on Linux) instead; with at most ~32,700 stacks per process (the
+/// `vm.max_map_count` limit) that would reserve 256 GiB.
+///
+/// ```
+/// use greenthread::stack::{DEFAULT_STACK_SIZE, Stack};
+///
+/// assert_eq!(Stack::new(0).unwrap().size(), DEFAULT_STACK_SIZE);
+/// ```
 pub const DEFAULT_STACK_SIZE: usize = 1024 * 1024;
 
-#[derive(Debug)]
-pub enum StackError { TooSmall { requested: usize } }
-impl std::fmt::Display for StackError { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{self:?}") } }
-impl std::error::Error for StackError {}
+/// Alignment of [`Stack::top`] guaranteed on every platform, in bytes.
+///
+/// `top()` is in fact page aligned; this is the alignment every supported ABI requires of the
+/// stack pointer at a call.
+///
+/// ```
+/// use greenthread::stack::{STACK_ALIGN, Stack};
+///
+/// assert_eq!(Stack::new(0).unwrap().top() as usize % STACK_ALIGN, 0);
+/// ```
+pub const STACK_ALIGN: usize = 16;
 
-pub struct Stack { map: MmapMut }
-impl Stack {
-    pub fn new(size: usize) -> Result<Stack, StackError> {
-        let size = if size == 0 { DEFAULT_STACK_SIZE } else { size };
-        if size < MIN_STACK_SIZE { return Err(StackError::TooSmall { requested: size }); }
-        Ok(Stack { map: MmapOptions::new().len(size).stack().map_anon().unwrap() })
+// The minimum and default are whole pages for every page size up to 64 KiB, and keep their
+// documented values.
+const_assert!(MIN_STACK_SIZE == 32 * 1024);
+const_assert!(DEFAULT_STACK_SIZE >= MIN_STACK_SIZE);
+const_assert!(DEFAULT_STACK_SIZE.is_multiple_of(64 * 1024));
+const_assert!(STACK_ALIGN.is_power_of_two());
+// A page is at least 4 KiB everywhere we run, so page-aligned tops are STACK_ALIGN-aligned.
+const_assert!(4096usize.is_multiple_of(STACK_ALIGN));
+
+/// The least number of guard bytes below each stack: one page where rustc emits stack probes,
+/// 64 KiB elsewhere (see "Stack probes" in the module docs). Rounded up to whole pages.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+const GUARD_MIN: usize = 1;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const GUARD_MIN: usize = 64 * 1024;
+
+/// The system page size in bytes (cached after the first call).
+///
+/// ```
+/// let page = greenthread::stack::page_size();
+/// assert!(page.is_power_of_two() && page >= 4096);
+/// ```
+#[inline]
+pub fn page_size() -> usize {
+    match PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => init_page_size(),
+        page => page,
     }
-    pub fn top(&self) -> *mut u8 { self.map.as_ptr().wrapping_add(self.map.len()) as *mut u8 }
-    pub fn bottom(&self) -> *mut u8 { self.map.as_ptr() as *mut u8 }
-    pub fn size(&self) -> usize { self.map.len() }
-    pub fn id(&self) -> u64 { 0 }
-    pub fn set_name(&self, _name: Option<&str>) {}
 }
-pub fn acquire(size: usize) -> Result<Stack, StackError> { Stack::new(size) }
-pub fn release(_stack: Stack) {}
-pub fn ensure_thread_ready() {}
+
+/// Cache of [`page_size`]; 0 until first queried.
+static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+#[cold]
+#[inline(never)]
+fn init_page_size() -> usize {
+    let page = imp::query_page_size();
+    if !page.is_power_of_two() || page < 4096 {
+        crate::fatal::fatal!("the OS reported an unusable page size: {page}");
+    }
+    PAGE_SIZE.store(page, Ordering::Relaxed);
+    page
+}
+
+/// Size of the guard below every [`Stack`], in bytes: a whole number of pages.
+#[inline]
+pub(crate) fn guard_size() -> usize {
+    GUARD_MIN.next_multiple_of(page_size())
+}
+
+/// The usable size a request for `requested` bytes gets: 0 means [`DEFAULT_STACK_SIZE`], the
+/// result is a whole number of pages, and the whole mapping (guard included) fits in `isize`.
+#[inline]
+pub(crate) fn usable_size(requested: usize) -> Result<usize, StackError> {
+    let size = if requested == 0 {
+        DEFAULT_STACK_SIZE
+    } else {
+        requested
+    };
+    if size < MIN_STACK_SIZE {
+        return Err(StackError::TooSmall { requested });
+    }
+    let page = page_size();
+    let too_large = StackError::TooLarge { requested };
+    // `page` is a power of two, so masking after adding `page - 1` rounds up.
+    let Some(rounded) = size.checked_add(page - 1).map(|s| s & !(page - 1)) else {
+        return Err(too_large);
+    };
+    match rounded.checked_add(guard_size()) {
+        Some(total) if total <= isize::MAX as usize => Ok(rounded),
+        _ => Err(too_large),
+    }
+}
+
+/// Source of [`Stack::id`]: starts at 1 so that 0 never names a stack.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A green-thread stack: one mapping with guard page(s) at the low end and a usable region
+/// above, unmapped on drop.
+///
+/// See the [module docs](self) for the layout. A `Stack` is [`Send`] (it may be created on one
+/// OS thread and used on another) but not [`Sync`].
+///
+/// ```
+/// use greenthread::stack::{Stack, page_size};
+///
+/// let stack = Stack::new(100_000).unwrap();
+/// assert_eq!(stack.size() % page_size(), 0);
+/// assert!(stack.size() >= 100_000);
+/// assert_eq!(stack.top() as usize - stack.bottom() as usize, stack.size());
+/// ```
+pub struct Stack {
+    /// Boxed so that a `Stack` is one pointer: the pool and the scheduler move stacks by
+    /// value on every spawn and exit, and a 56-byte move costs more there than the box's
+    /// one allocation per mapping (which already costs two system calls).
+    inner: Box<Inner>,
+    /// `Stack` is `Send` through `Mapping`, but not `Sync`: nothing needs to share one, and
+    /// staying `!Sync` keeps the freedom to give it unsynchronised state later.
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// The owned parts of a [`Stack`].
+struct Inner {
+    map: mmap::Mapping,
+    node: &'static registry::Node,
+    id: u64,
+}
+
+impl Stack {
+    /// Maps a new stack with at least `size` usable bytes.
+    ///
+    /// *Preconditions:* `size` is 0 (meaning [`DEFAULT_STACK_SIZE`]) or at least
+    /// [`MIN_STACK_SIZE`].
+    ///
+    /// *Effects:* rounds the size up to whole pages; maps that many bytes plus the guard (one
+    /// page on x86_64 and aarch64) as one anonymous mapping; makes the guard, at the low end,
+    /// inaccessible; registers the guard for the overflow report. On any failure nothing stays
+    /// mapped. This always enters the kernel; [`acquire`] reuses pooled stacks instead.
+    ///
+    /// ```
+    /// use greenthread::stack::{Stack, StackError};
+    ///
+    /// let stack = Stack::new(64 * 1024)?;
+    /// assert_eq!(stack.size(), 64 * 1024);
+    /// # Ok::<(), StackError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`StackError::TooSmall`] if `size` is nonzero and below [`MIN_STACK_SIZE`].
+    /// - [`StackError::TooLarge`] if rounding `size` up, plus the guard, overflows `isize`.
+    /// - [`StackError::Map`] if the kernel refuses the mapping: out of address space or
+    ///   memory, `RLIMIT_AS`, or the `vm.max_map_count` limit.
+    /// - [`StackError::Protect`] if making the guard inaccessible fails (at the
+    ///   `vm.max_map_count` limit the split of the mapping can fail this way).
+    pub fn new(size: usize) -> Result<Stack, StackError> {
+        Stack::with_usable_size(usable_size(size)?)
+    }
+
+    /// [`Stack::new`] for a size already checked and rounded by [`usable_size`].
+    pub(crate) fn with_usable_size(usable: usize) -> Result<Stack, StackError> {
+        let guard = guard_size();
+        let map = mmap::Mapping::new(usable, guard)?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let node = registry::register(map.base() as usize, guard, id, usable);
+        Ok(Stack {
+            inner: Box::new(Inner { map, node, id }),
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// One past the highest usable byte: where a fresh stack pointer starts. Page aligned,
+    /// hence aligned to [`STACK_ALIGN`].
+    ///
+    /// ```
+    /// use greenthread::stack::{STACK_ALIGN, Stack, page_size};
+    ///
+    /// let stack = Stack::new(0).unwrap();
+    /// assert_eq!(stack.top() as usize % page_size(), 0);
+    /// assert_eq!(stack.top() as usize % STACK_ALIGN, 0);
+    /// ```
+    pub fn top(&self) -> *mut u8 {
+        self.inner.map.top()
+    }
+
+    /// The lowest usable byte, just above the guard.
+    ///
+    /// ```
+    /// use greenthread::stack::Stack;
+    ///
+    /// let stack = Stack::new(0).unwrap();
+    /// // SAFETY: bottom() is the first byte of the stack's usable, read-write region.
+    /// unsafe { stack.bottom().write(1) };
+    /// ```
+    pub fn bottom(&self) -> *mut u8 {
+        self.inner.map.bottom()
+    }
+
+    /// The usable size in bytes (`top() - bottom()`), a whole number of pages; the guard is
+    /// not counted.
+    ///
+    /// ```
+    /// use greenthread::stack::{MIN_STACK_SIZE, Stack, page_size};
+    ///
+    /// let stack = Stack::new(MIN_STACK_SIZE + 1).unwrap();
+    /// assert_eq!(stack.size(), (MIN_STACK_SIZE + 1).next_multiple_of(page_size()));
+    /// ```
+    pub fn size(&self) -> usize {
+        self.inner.map.usable()
+    }
+
+    /// A nonzero id for this mapping, unique among all stacks created by this process. It
+    /// stays the same while the stack goes through the pool, and appears in the overflow
+    /// report as `stack #<id>`.
+    ///
+    /// ```
+    /// use greenthread::stack::Stack;
+    ///
+    /// let (a, b) = (Stack::new(0).unwrap(), Stack::new(0).unwrap());
+    /// assert!(a.id() != 0 && a.id() != b.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// Sets the green-thread name shown in the overflow report, or clears it with `None`.
+    ///
+    /// Names longer than 64 bytes are cut at a character boundary and end with `...`.
+    /// [`release`] clears the name.
+    ///
+    /// ```
+    /// use greenthread::stack::Stack;
+    ///
+    /// let stack = Stack::new(0).unwrap();
+    /// stack.set_name(Some("worker-1"));
+    /// stack.set_name(None);
+    /// ```
+    pub fn set_name(&self, name: Option<&str>) {
+        self.inner.node.set_name(name);
+    }
+
+    /// Sets the green-thread ident shown in the overflow report (`green thread <ident>`), or
+    /// clears it with `None`. [`release`] clears it.
+    ///
+    /// ```
+    /// use greenthread::stack::Stack;
+    ///
+    /// let stack = Stack::new(0).unwrap();
+    /// stack.set_ident(Some(42));
+    /// ```
+    pub fn set_ident(&self, ident: Option<u64>) {
+        self.inner.node.set_ident(ident);
+    }
+
+    /// Clears the name and ident (for [`release`]): two stores, no loop.
+    pub(crate) fn clear_labels(&self) {
+        self.inner.node.clear_labels();
+    }
+
+    /// Lowest address of the mapping (the start of the guard).
+    #[cfg(test)]
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.inner.map.base()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // Forget the guard before the mapping goes (the field drops after this), so the
+        // handler never attributes a fault in whatever is mapped there next to this stack.
+        registry::unregister(self.inner.node);
+    }
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("id", &self.inner.id)
+            .field("bottom", &self.bottom())
+            .field("top", &self.top())
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+/// Installs what the overflow report needs on the calling OS thread: the process-wide
+/// `SIGSEGV`/`SIGBUS` handler (once per process) and an alternate signal stack (once per OS
+/// thread, unless the thread already has one big enough).
+///
+/// The context layer calls this before it first runs code on a green stack on a thread.
+/// After the first call on a thread it is a thread-local flag check. If the alternate signal
+/// stack cannot be mapped (out of memory), an overflow on that thread still kills the
+/// process, by `SIGSEGV` and without the message.
+///
+/// ```
+/// greenthread::stack::ensure_thread_ready();
+/// greenthread::stack::ensure_thread_ready(); // cheap from now on
+/// ```
+pub fn ensure_thread_ready() {
+    std::thread_local! {
+        static READY: Cell<bool> = const { Cell::new(false) };
+    }
+    if READY.with(Cell::get) {
+        return;
+    }
+    imp::install_fault_handlers();
+    imp::ensure_sigaltstack();
+    READY.with(|ready| ready.set(true));
+}
+
+/// Why a stack could not be had.
+///
+/// ```
+/// use greenthread::stack::{Stack, StackError};
+///
+/// let err = Stack::new(1000).unwrap_err();
+/// assert!(matches!(err, StackError::TooSmall { requested: 1000 }));
+/// assert_eq!(
+///     err.to_string(),
+///     "stack size 1000 is below the minimum of 32768 bytes"
+/// );
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StackError {
+    /// The requested size is nonzero and below [`MIN_STACK_SIZE`]. Python raises
+    /// `ValueError` for this in `_thread.stack_size`.
+    TooSmall {
+        /// The size that was asked for.
+        requested: usize,
+    },
+    /// The requested size cannot be rounded up to whole pages plus the guard without
+    /// overflowing `isize`.
+    TooLarge {
+        /// The size that was asked for.
+        requested: usize,
+    },
+    /// The kernel refused the mapping: out of memory or address space, `RLIMIT_AS`, or the
+    /// map-count limit (`vm.max_map_count` on Linux).
+    Map {
+        /// The usable size (rounded) of the stack being mapped; the guard comes on top.
+        size: usize,
+        /// The error `mmap` returned.
+        source: io::Error,
+    },
+    /// Making the guard inaccessible failed; the mapping was removed again.
+    Protect {
+        /// The usable size (rounded) of the stack being mapped.
+        size: usize,
+        /// The error `mprotect` returned.
+        source: io::Error,
+    },
+}
+
+impl StackError {
+    /// Whether this is the kernel running out of something (memory, address space, map
+    /// count) rather than a bad size: retrying later, after other stacks were freed, may
+    /// succeed.
+    ///
+    /// ```
+    /// use greenthread::stack::Stack;
+    ///
+    /// assert!(!Stack::new(1).unwrap_err().is_exhaustion());
+    /// ```
+    pub fn is_exhaustion(&self) -> bool {
+        matches!(self, StackError::Map { .. } | StackError::Protect { .. })
+    }
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hint = |source: &io::Error| {
+            if source.kind() == io::ErrorKind::OutOfMemory {
+                " (out of memory or address space, or at the map-count limit, vm.max_map_count \
+                 on Linux)"
+            } else {
+                ""
+            }
+        };
+        match self {
+            StackError::TooSmall { requested } => write!(
+                f,
+                "stack size {requested} is below the minimum of {MIN_STACK_SIZE} bytes"
+            ),
+            StackError::TooLarge { requested } => write!(
+                f,
+                "stack size {requested} is too large (rounded to whole pages plus the guard page \
+                 it exceeds isize::MAX)"
+            ),
+            StackError::Map { size, source } => write!(
+                f,
+                "cannot map a stack of {size} bytes: {source}{}",
+                hint(source)
+            ),
+            StackError::Protect { size, source } => write!(
+                f,
+                "cannot protect the guard page of a stack of {size} bytes: {source}{}",
+                hint(source)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StackError::Map { source, .. } | StackError::Protect { source, .. } => Some(source),
+            StackError::TooSmall { .. } | StackError::TooLarge { .. } => None,
+        }
+    }
+}

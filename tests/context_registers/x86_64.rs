@@ -1,0 +1,125 @@
+//! x86_64 (System V and Windows): rbx, rbp, r12-r15 (+ rdi, rsi, xmm6-xmm15 on Windows), MXCSR
+//! control bits and the x87 control word.
+
+use std::arch::asm;
+
+/// rbx, rbp, r12, r13, r14, r15.
+pub type Pattern = [u64; 6];
+
+pub fn pattern(seed: u64) -> Pattern {
+    core::array::from_fn(|i| 0xdead_0000_0000_0000 | seed | ((i as u64 + 1) * 0x0101))
+}
+
+extern "C" fn call_closure<F: FnMut()>(f: *mut F) {
+    // SAFETY: `with_registers_set` passes a pointer to its live closure.
+    unsafe { (*f)() }
+}
+
+/// Loads `values` into rbx, rbp, r12-r15, calls `f`, and returns what they hold afterwards.
+pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
+    let mut out: Pattern = [0; 6];
+    // SAFETY: the asm saves rbx/rbp and the original rsp on the stack and restores them
+    // before it ends; r12-r15 and every caller-saved register are declared clobbered; the
+    // call happens with rsp 16-byte aligned; `call_closure::<F>` gets a pointer to `f`.
+    unsafe {
+        asm!(
+            "mov rax, rsp",
+            "and rsp, -16",
+            "push rax",
+            "push {out}",
+            "push rbx",
+            "push rbp",
+            "mov rbx, [{vals}]",
+            "mov rbp, [{vals} + 8]",
+            "mov r12, [{vals} + 16]",
+            "mov r13, [{vals} + 24]",
+            "mov r14, [{vals} + 32]",
+            "mov r15, [{vals} + 40]",
+            "call {call}",
+            "mov rax, [rsp + 16]",
+            "mov [rax], rbx",
+            "mov [rax + 8], rbp",
+            "mov [rax + 16], r12",
+            "mov [rax + 24], r13",
+            "mov [rax + 32], r14",
+            "mov [rax + 40], r15",
+            "pop rbp",
+            "pop rbx",
+            "add rsp, 8",
+            "pop rsp",
+            vals = in(reg) values.as_ptr(),
+            out = in(reg) out.as_mut_ptr(),
+            call = sym call_closure::<F>,
+            in("rdi") &mut f as *mut F,
+            out("rax") _,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            clobber_abi("C"),
+        );
+    }
+    out
+}
+
+fn read_raw() -> (u32, u16) {
+    let mut m: u32 = 0;
+    let mut c: u16 = 0;
+    // SAFETY: stores MXCSR and the x87 control word into our locals.
+    unsafe {
+        asm!("stmxcsr [{m}]", "fnstcw [{c}]", m = in(reg) &mut m, c = in(reg) &mut c, options(nostack));
+    }
+    (m, c)
+}
+
+fn write_raw(m: u32, c: u16) {
+    // SAFETY: loads MXCSR and the x87 control word from our locals; the caller restores the
+    // defaults before Rust floating-point code depends on them.
+    unsafe {
+        asm!("ldmxcsr [{m}]", "fldcw [{c}]", m = in(reg) &m, c = in(reg) &c, options(nostack));
+    }
+}
+
+/// MXCSR control bits (6..15) in the low half, x87 control word above.
+pub fn fp_control() -> u64 {
+    let (m, c) = read_raw();
+    (m & 0xffc0) as u64 | (c as u64) << 32
+}
+
+fn set_rounding(mxcsr_rc: u32, x87_rc: u16) -> u64 {
+    let (m, c) = read_raw();
+    write_raw((m & !0x6000) | mxcsr_rc, (c & !0x0c00) | x87_rc);
+    m as u64 | (c as u64) << 32
+}
+
+pub fn set_round_up() -> u64 {
+    set_rounding(0x4000, 0x0800)
+}
+
+pub fn set_round_down() -> u64 {
+    set_rounding(0x2000, 0x0400)
+}
+
+pub fn restore_fp_control(saved: u64) {
+    write_raw(saved as u32, (saved >> 32) as u16);
+}
+
+const TINY: f64 = f64::from_bits(0x3c30_0000_0000_0000); // 2^-60
+
+pub fn probe_add() -> f64 {
+    let r: f64;
+    // SAFETY: pure SSE arithmetic on registers.
+    unsafe {
+        asm!("addsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(pure, nomem, nostack))
+    };
+    r
+}
+
+pub fn probe_sub() -> f64 {
+    let r: f64;
+    // SAFETY: pure SSE arithmetic on registers.
+    unsafe {
+        asm!("subsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(pure, nomem, nostack))
+    };
+    r
+}
