@@ -44,5 +44,10 @@ mod fatal;
 pub mod context;
 pub mod stack;
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use stack::{Stack, StackError};

@@ -256,17 +256,25 @@ impl<I, Y, R> Coroutine<I, Y, R> {
     ///   here, on the resumer's stack, with [`std::panic::resume_unwind`] (the panic hook
     ///   already ran on the coroutine's side). The coroutine is then finished.
     /// - If the coroutine has already finished (check [`is_finished`](Self::is_finished)).
+    #[inline]
     pub fn resume(&mut self, input: I) -> CoroutineResult<Y, R> {
-        match self.state {
-            State::NotStarted | State::Suspended => {}
-            State::Done => panic!("greenthread: resumed a coroutine that has finished"),
-            State::Running => fatal!("coroutine resumed while running"),
+        if !matches!(self.state, State::NotStarted | State::Suspended) {
+            self.resume_refused();
         }
         match self.switch_in(ResumeMsg::Value(input)) {
             SuspendMsg::Yield(y) => CoroutineResult::Yield(y),
             SuspendMsg::Return(r) => CoroutineResult::Return(r),
             SuspendMsg::Panicked(p) => resume_unwind(p),
             SuspendMsg::Unwound => fatal!("coroutine unwound without being asked to"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resume_refused(&self) -> ! {
+        match self.state {
+            State::Running => fatal!("coroutine resumed while running"),
+            _ => panic!("greenthread: resumed a coroutine that has finished"),
         }
     }
 
@@ -282,6 +290,7 @@ impl<I, Y, R> Coroutine<I, Y, R> {
 
     /// Switches into the coroutine with `msg` and returns what it sent back, updating the
     /// state and giving the stack back to the pool once the coroutine has finished.
+    #[inline]
     fn switch_in(&mut self, msg: ResumeMsg<I>) -> SuspendMsg<Y, R> {
         let msg = MaybeUninit::new(msg);
         self.state = State::Running;
@@ -304,6 +313,13 @@ impl<I, Y, R> Coroutine<I, Y, R> {
             // suspended stack and will not read it again.
             return SuspendMsg::Yield(unsafe { ptr::read(reply as *const Y) });
         }
+        self.finish(reply)
+    }
+
+    /// The coroutine has sent its last message: take it, then give the stack back.
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self, reply: usize) -> SuspendMsg<Y, R> {
         // SAFETY: `entry` passed a pointer to an initialised `Outcome<R>` on the finished
         // coroutine's stack, which stays mapped until we release it below.
         let outcome = unsafe { ptr::read(reply as *const Outcome<R>) };
@@ -361,6 +377,7 @@ impl<I, Y> Yielder<I, Y> {
     /// If the coroutine is dropped while suspended here, this call unwinds instead of
     /// returning (with a private payload and no panic message), so destructors on the
     /// coroutine's stack run. Code that catches that unwind must let it continue.
+    #[inline]
     pub fn suspend(&self, value: Y) -> I {
         let msg = MaybeUninit::new(value);
         let header = self.header;
