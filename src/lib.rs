@@ -39,6 +39,7 @@
 
 #![warn(missing_docs)]
 
+mod error;
 mod fatal;
 
 pub mod context;
@@ -50,4 +51,5 @@ pub mod stack;
 pub struct ReadmeDoctests;
 
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use error::{Error, TIMEOUT_MAX, Wait};
 pub use stack::{Stack, StackError};
