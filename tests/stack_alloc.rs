@@ -261,11 +261,11 @@ fn churn_leaves_no_mappings() {
             black_box(&s);
             stack::release(s);
         }
-        for _ in 0..10_000 {
+        for _ in 0..100_000 {
             drop(black_box(Stack::new(0).unwrap()));
         }
         let after = support::map_count();
-        assert!(after <= before, "mappings grew from {before} to {after}");
+        assert_eq!(after, before, "the number of mappings changed");
 
         let s = Stack::new(0).unwrap();
         let range = format!("{:x}-{:x} ", s.bottom() as usize, s.top() as usize);
