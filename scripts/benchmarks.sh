@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerates docs/BENCHMARKS.md's table and docs/benchmarks.svg: runs every peer comparison
+# bench (greenthread and its peers in the same criterion run), measures resident memory per
+# parked green thread, and writes both files. Takes several minutes on 2 cores.
+#
+#   bash scripts/benchmarks.sh            # full criterion settings
+#   QUICK=1 bash scripts/benchmarks.sh    # shorter measurement, for a quick look
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+args=()
+if [ "${QUICK:-0}" = 1 ]; then args=(-- --warm-up-time 1 --measurement-time 3); fi
+
+for b in switch_peers sched_peers sync_peers; do
+    cargo bench -p greenthread-peers --bench "$b" "${args[@]}"
+done
+
+extra=$(mktemp)
+if [ -f examples/parked.rs ]; then
+    # The example prints a line "rss_per_green_thread<TAB>N<TAB>unit (...)".
+    cargo run --release --example parked -- 10000 | grep -a '^rss_per_green_thread' \
+        | sed 's/^rss_per_green_thread/memory per parked green thread (10,000 parked)/' > "$extra" || true
+fi
+
+cargo run -q -p greenthread-peers --bin bench_report -- \
+    --criterion target/criterion --out-md docs/BENCHMARKS.md --out-svg docs/benchmarks.svg --extra "$extra"
+rm -f "$extra"
+echo "wrote docs/BENCHMARKS.md and docs/benchmarks.svg"
