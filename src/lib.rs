@@ -43,6 +43,7 @@ mod error;
 mod fatal;
 
 pub mod context;
+pub mod sched;
 pub mod stack;
 
 /// The README's examples, compiled and run as doc tests.
@@ -52,4 +53,8 @@ pub struct ReadmeDoctests;
 
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use error::{Error, TIMEOUT_MAX, Wait};
+pub use sched::{
+    Builder, GreenHandle, GreenThread, current, dump, getcurrent, kill, sleep, sleep_until, spawn,
+    spawn_after, spawn_after_local, spawn_n, yield_now,
+};
 pub use stack::{Stack, StackError};

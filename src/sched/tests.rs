@@ -1,0 +1,254 @@
+//! Unit tests of the hub's internals: the transition table, the timer heap, the park
+//! words, the intrusive lists, the control-block cache, and the `panic = "abort"`
+//! decisions (simulated, since the test harness itself needs unwinding).
+
+use std::time::{Duration, Instant};
+
+use super::green::{BLOCK_SIZE, GPtr, Green, GreenBox, State};
+use super::hub::PRETEND_ABORT;
+use super::park::Words;
+use super::runqueue::List;
+use super::timer::{COMPACT_MIN, TimerHeap, TimerKind};
+use super::*;
+
+#[test]
+fn transition_table() {
+    use State::*;
+    let all = [New, Ready, Running, Parked, Dead];
+    let legal = [
+        (New, Running),
+        (Ready, Running),
+        (Running, Ready),
+        (Running, Parked),
+        (Running, Dead),
+        (Parked, Ready),
+    ];
+    for from in all {
+        for to in all {
+            assert_eq!(
+                from.can_become(to),
+                legal.contains(&(from, to)),
+                "{from:?} -> {to:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn control_blocks_fit_the_cache_size_class() {
+    assert!(size_of::<GreenBox<u64>>() <= BLOCK_SIZE);
+    assert!(size_of::<GreenBox<String>>() <= BLOCK_SIZE);
+    assert!(size_of::<GreenBox<()>>() <= BLOCK_SIZE);
+    // and a big result still works (allocated outside the cache)
+    let big = spawn(|| [1u8; 4096]).join().unwrap();
+    assert_eq!(big.iter().map(|&b| b as usize).sum::<usize>(), 4096);
+}
+
+#[test]
+fn timers_pop_in_deadline_then_scheduling_order() {
+    let mut h = TimerHeap::new();
+    let t0 = Instant::now();
+    let d = |ms| t0 + Duration::from_millis(ms);
+    // equal deadlines, mixed kinds: scheduling order
+    h.push(d(5), 1, 10, TimerKind::Wake);
+    h.push(d(1), 2, 20, TimerKind::Start);
+    h.push(d(5), 3, 30, TimerKind::Start);
+    h.push(d(5), 4, 40, TimerKind::Wake);
+    h.push(d(3), 5, 50, TimerKind::Wake);
+    assert_eq!(h.len(), 5);
+    assert!(h.pop_expired(t0).is_none());
+    let order: Vec<u32> = std::iter::from_fn(|| h.pop_expired(d(10)).map(|t| t.slot)).collect();
+    assert_eq!(order, [2, 5, 1, 3, 4]);
+    assert!(h.is_empty());
+}
+
+#[test]
+fn timer_compaction_keeps_live_entries_only() {
+    let mut h = TimerHeap::new();
+    let t0 = Instant::now();
+    let n = COMPACT_MIN * 4;
+    for i in 0..n {
+        h.push(
+            t0 + Duration::from_millis(i as u64),
+            i as u32,
+            i as u64,
+            TimerKind::Wake,
+        );
+    }
+    // tokens that are even stay live; odd ones are cancelled
+    let live = |t: &super::timer::Timer| t.token.is_multiple_of(2);
+    // compaction happens once more than half may be stale
+    for _ in 0..n / 2 {
+        h.note_stale(live);
+    }
+    assert_eq!(h.len(), n);
+    h.note_stale(live);
+    assert_eq!(h.len(), n / 2, "not compacted");
+    let left: Vec<u64> = std::iter::from_fn(|| h.pop().map(|t| t.token)).collect();
+    assert!(left.iter().all(|t| t.is_multiple_of(2)));
+    assert!(left.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn park_words_have_exactly_one_winner() {
+    let w = Words::new_for_tests();
+    for slot in [0u32, 1, 63, 64, 191, 192, 5000] {
+        w.try_ensure(slot).unwrap();
+        w.arm(slot, 7);
+        assert!(w.is_armed(slot, 7));
+        assert!(!w.disarm(slot, 6)); // another park's token
+        assert!(w.disarm(slot, 7));
+        assert!(!w.disarm(slot, 7)); // already won
+        assert!(!w.is_armed(slot, 7));
+        w.arm(slot, 8);
+        assert!(!w.disarm(slot, 7)); // stale
+        assert!(w.disarm(slot, 8));
+    }
+    // the capacity reported covers every slot below it
+    let cap = w.try_ensure(100).unwrap();
+    assert!(cap > 100);
+    for slot in 0..cap {
+        w.arm(slot, 1);
+    }
+}
+
+#[test]
+fn park_words_race_across_threads() {
+    let w = std::sync::Arc::new(Words::new_for_tests());
+    w.try_ensure(0).unwrap();
+    for token in 1..2000u64 {
+        w.arm(0, token);
+        let w2 = std::sync::Arc::clone(&w);
+        let t = std::thread::spawn(move || w2.disarm(0, token));
+        let mine = w.disarm(0, token);
+        let theirs = t.join().unwrap();
+        assert!(mine ^ theirs, "token {token}: {mine} {theirs}");
+    }
+}
+
+#[test]
+fn intrusive_list_fifo_and_removal() {
+    let blocks: Vec<_> = (0..5)
+        .map(|i| GreenBox::<()>::alloc(100 + i, None, 0, 0))
+        .collect();
+    // SAFETY: the blocks are alive until released at the end of the test.
+    let g = |i: usize| unsafe { GPtr::from(blocks[i].as_ref()).get() };
+    let list = List::new();
+    for i in 0..5 {
+        // SAFETY: each block is on no list and outlives its membership.
+        unsafe { list.push_back(g(i)) };
+    }
+    assert_eq!(list.len(), 5);
+    assert!(list.contains(g(2)));
+    assert!(list.remove(g(2)));
+    assert!(!list.remove(g(2)));
+    assert!(list.remove(g(4))); // tail
+    assert!(list.remove(g(0))); // head
+    // SAFETY: as above; `pop_front` returned live blocks.
+    let ids: Vec<u64> =
+        std::iter::from_fn(|| list.pop_front().map(|p| unsafe { p.get() }.id)).collect();
+    assert_eq!(ids, [101, 103]);
+    assert!(list.is_empty());
+    for b in blocks {
+        // SAFETY: we own the one reference `alloc` returned.
+        unsafe { Green::release(b) };
+    }
+}
+
+#[test]
+fn block_cache_reuses_memory() {
+    let a = spawn(|| 1u64);
+    let addr = a.handle().id();
+    a.join().unwrap();
+    let _ = addr;
+    let hub = current::hub().unwrap();
+    let before = hub.block_cache.borrow().len();
+    assert!(before >= 1, "a freed block went back to the cache");
+    let b = spawn(|| 2u64);
+    assert_eq!(hub.block_cache.borrow().len(), before - 1);
+    b.join().unwrap();
+}
+
+/// Runs `f` on a fresh OS thread that pretends to be built with `panic = "abort"`.
+fn pretending_abort<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::spawn(move || {
+        PRETEND_ABORT.with(|p| p.set(true));
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn under_panic_abort_kill_of_a_started_thread_is_an_error() {
+    pretending_abort(|| {
+        let gt = spawn(|| sleep(Duration::from_millis(5)));
+        yield_now();
+        assert_eq!(gt.try_kill(), Err(KillError::CannotUnwind));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gt.kill()));
+        assert!(r.is_err(), "kill() panics when it cannot kill");
+        assert!(gt.wait().is_ok()); // untouched, it finishes normally
+        // not started: kill and cancel need no unwinding
+        let fresh = spawn(|| ());
+        assert!(fresh.try_kill().is_ok());
+        assert!(fresh.wait().unwrap_err().exit().unwrap().is_killed());
+        let fresh = spawn(|| ());
+        assert!(fresh.cancel());
+    });
+}
+
+#[test]
+fn under_panic_abort_thread_exit_abandons_started_threads() {
+    struct D(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for D {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let d = std::sync::Arc::clone(&drops);
+    let d2 = std::sync::Arc::clone(&drops);
+    pretending_abort(move || {
+        let started = D(d);
+        spawn_n(move || {
+            let _s = started;
+            sleep(Duration::from_secs(3600));
+        });
+        yield_now();
+        let unstarted = D(d2);
+        spawn_n(move || {
+            let _u = unstarted;
+            unreachable!();
+        });
+    });
+    // The unstarted one's closure was dropped; the started one was abandoned, its
+    // destructors never ran (and its stack is leaked, not unmapped under it).
+    assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn tick_picks_up_due_timers_within_a_bounded_number_of_switches() {
+    // With one other green thread ready, a due timer is fired within TICK_MIN switches.
+    let fired = std::rc::Rc::new(std::cell::Cell::new(false));
+    let f = std::rc::Rc::clone(&fired);
+    let _t = spawn_after(Duration::ZERO, move || f.set(true));
+    let stop = std::rc::Rc::new(std::cell::Cell::new(false));
+    let s = std::rc::Rc::clone(&stop);
+    let other = spawn(move || {
+        while !s.get() {
+            yield_now();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1)); // the timer is due
+    let mut yields = 0;
+    while !fired.get() {
+        yield_now();
+        yields += 1;
+        assert!(
+            yields <= 2 * hub::TICK_MIN + 2,
+            "timer not fired after {yields} yields"
+        );
+    }
+    stop.set(true);
+    other.join().unwrap();
+}

@@ -1,0 +1,217 @@
+//! Timers: spawn_after vs spawn_after_local, equal deadlines, sleep(0) loops vs due timers,
+//! cancellation, and that an idle hub sleeps instead of spinning (issue 4, items 1 and 3).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use greenthread::sched::{Exit, WaitError};
+
+#[test]
+fn spawn_after_runs_after_the_delay_even_if_the_spawner_finished() {
+    let t0 = Instant::now();
+    let ran_at = Rc::new(Cell::new(None));
+    let r = Rc::clone(&ran_at);
+    let spawner = greenthread::spawn(move || {
+        greenthread::spawn_after(Duration::from_millis(10), move || {
+            r.set(Some(Instant::now()))
+        })
+    });
+    let later = spawner.join().unwrap(); // the spawner has finished
+    assert!(!later.has_started());
+    later.join().unwrap();
+    assert!(ran_at.get().unwrap() >= t0 + Duration::from_millis(10));
+}
+
+#[test]
+fn spawn_after_local_does_not_run_if_the_spawner_finished() {
+    let ran = Rc::new(Cell::new(false));
+    let r = Rc::clone(&ran);
+    let linked = Rc::new(Cell::new(0));
+    let l = Rc::clone(&linked);
+    let spawner = greenthread::spawn(move || {
+        let gt = greenthread::spawn_after_local(Duration::from_millis(5), move || r.set(true));
+        gt.link(move |_| l.set(l.get() + 1));
+        gt
+    });
+    let orphan = spawner.join().unwrap();
+    assert!(matches!(
+        orphan.wait(),
+        Err(WaitError::Exited(Exit::Cancelled))
+    ));
+    assert!(!ran.get());
+    assert!(!orphan.has_started());
+    assert_eq!(linked.get(), 1); // links still fire
+}
+
+#[test]
+fn spawn_after_local_runs_if_the_spawner_is_alive() {
+    let spawner = greenthread::spawn(|| {
+        let gt = greenthread::spawn_after_local(Duration::from_millis(2), || 5);
+        // still alive when the timer fires
+        greenthread::sleep(Duration::from_millis(10));
+        gt
+    });
+    let gt = spawner.join().unwrap();
+    assert_eq!(gt.join().unwrap(), 5);
+    // and from the main green thread, which is alive throughout
+    assert_eq!(
+        greenthread::spawn_after_local(Duration::from_millis(1), || 6)
+            .join()
+            .unwrap(),
+        6
+    );
+}
+
+#[test]
+fn equal_deadlines_fire_in_scheduling_order() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let deadline = Instant::now() + Duration::from_millis(5);
+    let mut gts = Vec::new();
+    for i in 0..20 {
+        let order = Rc::clone(&order);
+        gts.push(greenthread::spawn(move || {
+            greenthread::sleep_until(deadline);
+            order.borrow_mut().push(i);
+        }));
+    }
+    for gt in gts {
+        gt.join().unwrap();
+    }
+    assert_eq!(*order.borrow(), (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn sleep_zero_loop_never_starves_a_due_timer() {
+    let fired = Rc::new(Cell::new(false));
+    let f = Rc::clone(&fired);
+    let sleeper = greenthread::spawn(move || {
+        greenthread::sleep(Duration::from_millis(5));
+        f.set(true);
+    });
+    let t0 = Instant::now();
+    let mut spins = 0u64;
+    while !fired.get() {
+        greenthread::sleep(Duration::ZERO);
+        spins += 1;
+        assert!(t0.elapsed() < Duration::from_secs(5), "timer starved");
+    }
+    assert!(spins > 0);
+    sleeper.join().unwrap();
+}
+
+#[test]
+fn yield_loops_of_many_threads_never_starve_a_due_timer() {
+    let stop = Rc::new(Cell::new(false));
+    let spinners: Vec<_> = (0..50)
+        .map(|_| {
+            let stop = Rc::clone(&stop);
+            greenthread::spawn(move || {
+                while !stop.get() {
+                    greenthread::yield_now();
+                }
+            })
+        })
+        .collect();
+    let t0 = Instant::now();
+    let s = Rc::clone(&stop);
+    let timer = greenthread::spawn_after(Duration::from_millis(5), move || s.set(true));
+    timer.join().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    for s in spinners {
+        s.join().unwrap();
+    }
+}
+
+#[test]
+fn cancel_before_start_prevents_a_delayed_spawn() {
+    let ran = Rc::new(Cell::new(false));
+    let r = Rc::clone(&ran);
+    let gt = greenthread::spawn_after(Duration::from_millis(5), move || r.set(true));
+    assert!(gt.cancel());
+    assert!(!gt.cancel()); // already
+    greenthread::sleep(Duration::from_millis(15));
+    assert!(!ran.get());
+    assert!(gt.wait().unwrap_err().exit().unwrap().is_cancelled());
+}
+
+#[test]
+fn kill_before_start_prevents_a_delayed_spawn() {
+    let ran = Rc::new(Cell::new(false));
+    let r = Rc::clone(&ran);
+    let gt = greenthread::spawn_after(Duration::from_millis(5), move || r.set(true));
+    gt.kill();
+    assert!(gt.is_finished()); // the kill switched into it at once
+    greenthread::sleep(Duration::from_millis(15));
+    assert!(!ran.get());
+    assert!(gt.wait().unwrap_err().exit().unwrap().is_killed());
+}
+
+#[test]
+fn cancelled_timers_do_not_pile_up_or_delay_anything() {
+    // Many timed parks that end early leave stale heap entries; they must neither fire
+    // anything nor keep an idle hub awake.
+    use greenthread::sched::{Parker, WaitOn, Wakeup};
+    for _ in 0..2000 {
+        let p = Parker::new();
+        let w = p.waker();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let gt = greenthread::spawn(move || assert!(w.wake()));
+        assert_eq!(
+            p.park(WaitOn::Other("w"), Some(deadline), false).unwrap(),
+            Wakeup::Woken
+        );
+        gt.join().unwrap();
+    }
+    // With only stale timers left, a park with nothing to wake it is a deadlock at once,
+    // not a 60 s wait.
+    let t0 = Instant::now();
+    let r = Parker::new().park(WaitOn::Other("nothing"), None, false);
+    assert!(r.is_err());
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn timed_park_times_out() {
+    use greenthread::sched::{Parker, WaitOn, Wakeup};
+    let p = Parker::new();
+    let w = p.waker();
+    let t0 = Instant::now();
+    let r = p.park(
+        WaitOn::Other("timeout"),
+        Some(t0 + Duration::from_millis(10)),
+        false,
+    );
+    assert_eq!(r.unwrap(), Wakeup::TimedOut);
+    assert!(t0.elapsed() >= Duration::from_millis(10));
+    assert!(!w.wake()); // too late: the timeout won
+}
+
+/// CPU time of the calling OS thread.
+#[cfg(unix)]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(unix)]
+#[test]
+fn an_idle_hub_sleeps_instead_of_spinning() {
+    let sleeper = greenthread::spawn(|| greenthread::sleep(Duration::from_millis(200)));
+    let cpu0 = thread_cpu_time();
+    let t0 = Instant::now();
+    sleeper.join().unwrap();
+    let wall = t0.elapsed();
+    let cpu = thread_cpu_time() - cpu0;
+    assert!(wall >= Duration::from_millis(200));
+    assert!(
+        cpu < Duration::from_millis(50),
+        "busy wait: {cpu:?} CPU in {wall:?}"
+    );
+}
