@@ -1,14 +1,35 @@
-//! A tour of greenthread as it stands: coroutines on guarded, pooled stacks, and what a
-//! context switch costs on this machine. Run with `cargo run --release --example tour`.
+//! A tour of greenthread: a realistic little workload, then what things cost here.
+//! Run with `cargo run --release --example tour` (it takes a few seconds).
 //!
-//! The timings here are a quick wall-clock estimate (best of several batches); the numbers to
-//! quote come from the criterion benches (`cargo bench`, see README).
+//! The workload: 5,000 green "clients" share a pool of 50 "connections" guarded by a
+//! `BoundedSemaphore`, each doing a few milliseconds of simulated I/O (sleeps) and updating
+//! shared statistics under a `Lock`; a second OS thread updates the same statistics through
+//! the same lock; a watchdog kills a client that hangs, and links report how every client
+//! ended. The timings at the end are quick wall-clock estimates (best of several batches);
+//! the numbers to quote come from the criterion benches (`scripts/benchmarks.sh`).
 
+use std::cell::{Cell, RefCell};
 use std::hint::black_box;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use greenthread::stack::{self, Stack};
-use greenthread::{Coroutine, CoroutineResult, Yielder};
+use greenthread::sync::{BoundedSemaphore, Lock};
+use greenthread::{Coroutine, Yielder, thread};
+
+const CLIENTS: usize = 5_000;
+const POOL: usize = 50;
+
+/// A tiny deterministic generator (xorshift) for the simulated I/O times.
+fn next_rand(state: &Cell<u64>) -> u64 {
+    let mut x = state.get();
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    state.set(x);
+    x
+}
 
 /// Best per-iteration time over `batches` batches of `n` calls of `f`.
 fn best_of(batches: u32, n: u32, mut f: impl FnMut()) -> Duration {
@@ -25,77 +46,172 @@ fn best_of(batches: u32, n: u32, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
-    println!("greenthread tour\n");
-
-    // 1. A generator: values out, values in.
-    let mut running_total = Coroutine::new(|y: &Yielder<i64, i64>, mut x: i64| {
-        let mut total = 0;
-        loop {
-            total += x;
-            x = y.suspend(total);
-        }
-    })
-    .expect("a stack");
-    let totals: Vec<i64> = [5, 10, -3, 8]
-        .into_iter()
-        .filter_map(|v| running_total.resume(v).as_yield())
-        .collect();
-    println!("1. running totals of 5, 10, -3, 8 computed on a green stack: {totals:?}");
-
-    // 2. Panics on a green stack come back to the resumer.
-    let mut faulty =
-        Coroutine::new(|_: &Yielder<(), ()>, ()| -> () { panic!("bad input") }).unwrap();
-    let prev = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| faulty.resume(())));
-    std::panic::set_hook(prev);
-    let msg = caught
-        .unwrap_err()
-        .downcast::<&str>()
-        .map(|b| *b)
-        .unwrap_or("?");
-    println!("2. a panic inside a coroutine reached the resumer: {msg:?}");
-
-    // 3. Stack rules.
-    let too_small = Stack::new(32 * 1024 - 1).unwrap_err();
-    println!("3. Stack::new(32767) -> Err({too_small})");
-    let s = Stack::new(0).unwrap();
     println!(
-        "   default stack: {} KiB usable above a guard page, minimum {} KiB",
-        s.size() / 1024,
-        stack::MIN_STACK_SIZE / 1024
+        "greenthread tour (OS thread id {}, main green thread {})\n",
+        thread::get_native_id(),
+        thread::get_ident()
     );
-    drop(s);
+    let started = Instant::now();
 
-    // 4. What things cost here.
+    // Shared with a second OS thread: a Lock (Send + Sync) guarding a counter.
+    let stats_lock = Arc::new(Lock::new());
+    let requests = Arc::new(AtomicU64::new(0));
+
+    // Green-thread-local state: a pool guard, concurrency tracking, outcomes.
+    let pool = Rc::new(BoundedSemaphore::new(POOL));
+    let in_use = Rc::new(Cell::new(0usize));
+    let max_in_use = Rc::new(Cell::new(0usize));
+    let finished = Rc::new(Cell::new(0usize));
+    let killed = Rc::new(RefCell::new(Vec::new()));
+    let rng = Rc::new(Cell::new(0x9e37_79b9_7f4a_7c15u64));
+
+    println!("1. {CLIENTS} green clients share {POOL} pooled connections (BoundedSemaphore)...");
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for i in 0..CLIENTS {
+        let (pool, in_use, max_in_use) = (pool.clone(), in_use.clone(), max_in_use.clone());
+        let (stats_lock, requests, rng) = (stats_lock.clone(), requests.clone(), rng.clone());
+        let gt = greenthread::Builder::new()
+            .name(format!("client-{i}"))
+            .spawn(move || {
+                let _conn = pool.acquire_guard();
+                in_use.set(in_use.get() + 1);
+                max_in_use.set(max_in_use.get().max(in_use.get()));
+                // Simulated I/O: 0-3 ms, during which other clients run.
+                greenthread::sleep(Duration::from_micros(next_rand(&rng) % 3000));
+                {
+                    let _g = stats_lock.lock();
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+                in_use.set(in_use.get() - 1);
+                i
+            })
+            .expect("a stack for every client");
+        let (finished, killed) = (finished.clone(), killed.clone());
+        gt.link(move |gt| match gt.wait() {
+            Ok(_) => finished.set(finished.get() + 1),
+            Err(e) => killed
+                .borrow_mut()
+                .push(format!("{} ({e})", gt.name().unwrap_or("?"))),
+        });
+        clients.push(gt);
+    }
+
+    // One client hangs forever (it waits on a lock nobody releases); a watchdog kills it.
+    let never = Rc::new(Lock::new_local());
+    never.acquire();
+    let n2 = never.clone();
+    let hung = greenthread::Builder::new()
+        .name("client-hung")
+        .spawn(move || {
+            n2.acquire();
+            usize::MAX
+        })
+        .unwrap();
+    let k = killed.clone();
+    hung.link(move |gt| {
+        k.borrow_mut().push(format!(
+            "{} ({})",
+            gt.name().unwrap_or("?"),
+            gt.wait().unwrap_err()
+        ))
+    });
+    let hung = Rc::new(hung);
+    let h = hung.clone();
+    let watchdog = greenthread::spawn_after(Duration::from_millis(20), move || {
+        println!("   watchdog: client-hung is still waiting after 20 ms; killing it");
+        h.kill();
+    });
+
+    // Meanwhile another OS thread takes the same lock 1,000 times.
+    let (l2, r2) = (stats_lock.clone(), requests.clone());
+    let os = std::thread::spawn(move || {
+        for _ in 0..1000 {
+            let _g = l2.lock();
+            r2.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+
+    for gt in &clients {
+        let _ = gt.wait();
+    }
+    watchdog.wait().unwrap();
+    os.join().unwrap();
+    let _ = hung.wait();
+
+    println!(
+        "   {} clients finished, peak concurrency {} (pool of {POOL})",
+        finished.get(),
+        max_in_use.get()
+    );
+    println!("   killed: {:?}", killed.borrow());
+    println!(
+        "   requests counted under the shared Lock: {} ({CLIENTS} from green threads + 1000 from the other OS thread)",
+        requests.load(Ordering::Relaxed)
+    );
+    assert_eq!(requests.load(Ordering::Relaxed), CLIENTS as u64 + 1000);
+    assert!(max_in_use.get() <= POOL);
+    println!("   workload done in {:.0?}\n", started.elapsed());
+
+    // 2. The Python-shaped surface.
+    println!("2. The _thread facade:");
+    let lock = thread::allocate_lock();
+    lock.acquire();
+    println!(
+        "   lock.acquire(blocking=False) on a held lock -> {:?}",
+        lock.acquire_with(false, None)
+    );
+    println!(
+        "   lock.acquire(blocking=False, timeout=1) -> {}",
+        lock.acquire_with(false, Some(1.0)).unwrap_err()
+    );
+    lock.release().unwrap();
+    println!(
+        "   releasing an unlocked lock -> {} ({})",
+        lock.release().unwrap_err(),
+        lock.release().unwrap_err().python_exception()
+    );
+    println!(
+        "   stack_size(1000) -> {}",
+        thread::stack_size(Some(1000)).unwrap_err()
+    );
+    println!("   TIMEOUT_MAX = {}\n", thread::TIMEOUT_MAX);
+
+    // 3. What things cost here.
+    let ping_pong = {
+        let flag = Rc::new(Cell::new(true));
+        let f = flag.clone();
+        let other = greenthread::spawn(move || {
+            while f.get() {
+                greenthread::yield_now();
+            }
+        });
+        let per = best_of(10, 100_000, greenthread::yield_now);
+        flag.set(false);
+        other.join().unwrap();
+        per
+    };
+    let spawn_wait = best_of(10, 20_000, || {
+        let gt = greenthread::spawn(|| black_box(1u32));
+        black_box(gt.join().unwrap());
+    });
     let mut echo = Coroutine::new(|y: &Yielder<u64, u64>, mut x: u64| {
         loop {
             x = y.suspend(x + 1);
         }
     })
     .unwrap();
-    let switch = best_of(20, 200_000, || {
+    let switch = best_of(10, 200_000, || {
         black_box(echo.resume(black_box(1)));
     });
-    let pool = best_of(20, 100_000, || {
-        let s = stack::acquire(0).unwrap();
-        stack::release(black_box(s));
+    let sem = BoundedSemaphore::new(1);
+    let uncontended = best_of(10, 200_000, || {
+        sem.acquire();
+        sem.release().unwrap();
     });
-    let create = best_of(10, 20_000, || {
-        let mut co = Coroutine::new(|_: &Yielder<(), ()>, ()| 1u32).unwrap();
-        black_box(matches!(co.resume(()), CoroutineResult::Return(1)));
-    });
-    println!("4. measured on this machine (wall clock, best of several batches):");
-    println!(
-        "   switch round trip (resume + suspend):      {:>8.1?}",
-        switch
-    );
-    println!(
-        "   stack from the pool (acquire + release):   {:>8.1?}",
-        pool
-    );
-    println!(
-        "   coroutine create + run to completion:      {:>8.1?}",
-        create
-    );
+    println!("3. Measured on this machine (wall clock, best of 10 batches):");
+    println!("   yield_now, one other green thread ready (2 switches): {ping_pong:>9.1?}");
+    println!("   Coroutine resume + suspend (2 switches):             {switch:>9.1?}");
+    println!("   spawn + run + join a trivial green thread:           {spawn_wait:>9.1?}");
+    println!("   uncontended semaphore acquire + release:             {uncontended:>9.1?}");
+    println!("\ntour done in {:.1?}", started.elapsed());
 }

@@ -17,9 +17,9 @@ done
 
 extra=$(mktemp)
 if [ -f examples/parked.rs ]; then
-    # The example prints a line "rss_per_green_thread<TAB>N<TAB>unit (...)".
-    cargo run --release --example parked -- 10000 | grep -a '^rss_per_green_thread' \
-        | sed 's/^rss_per_green_thread/memory per parked green thread (10,000 parked)/' > "$extra" || true
+    # The example prints "resident memory: +N KiB = X KiB per green thread ...".
+    cargo run --release --example parked -- 10000 \
+        | sed -n "s/.*= \([0-9.]*\) KiB per green thread.*/memory per parked green thread (10,000 parked, default stack)\t\1\tKiB resident/p" > "$extra" || true
 fi
 
 cargo run -q -p greenthread-peers --bin bench_report -- \

@@ -52,6 +52,10 @@ pub enum Error {
     /// A stack size that is neither 0 nor at least 32 KiB, or too large to round to whole
     /// pages. Python: `ValueError("size not valid: N bytes")`.
     InvalidStackSize(usize),
+    /// No green thread could be started: no stack could be mapped (e.g. at the kernel's
+    /// `vm.max_map_count` limit). Python: `RuntimeError("can't start new thread")`.
+    /// [`Builder::spawn`](crate::Builder::spawn) returns the detailed cause.
+    CantStartThread,
 }
 
 impl Error {
@@ -59,7 +63,7 @@ impl Error {
     /// `"OverflowError"`.
     pub fn python_exception(&self) -> &'static str {
         match self {
-            Error::ReleaseUnlocked | Error::NotOwner => "RuntimeError",
+            Error::ReleaseUnlocked | Error::NotOwner | Error::CantStartThread => "RuntimeError",
             Error::TooManyReleases
             | Error::TimeoutWithNonBlocking
             | Error::NegativeTimeout
@@ -81,6 +85,7 @@ impl fmt::Display for Error {
             Error::NegativeTimeout => f.write_str("timeout value must be a non-negative number"),
             Error::TimeoutTooLarge => f.write_str("timeout value is too large"),
             Error::InvalidStackSize(n) => write!(f, "size not valid: {n} bytes"),
+            Error::CantStartThread => f.write_str("can't start new thread"),
         }
     }
 }
@@ -220,6 +225,7 @@ mod tests {
             Error::NegativeTimeout,
             Error::TimeoutTooLarge,
             Error::InvalidStackSize(1),
+            Error::CantStartThread,
         ] {
             assert!(
                 ["RuntimeError", "ValueError", "OverflowError"].contains(&e.python_exception())

@@ -43,18 +43,27 @@ mod error;
 mod fatal;
 
 pub mod context;
+pub mod facade;
 pub mod sched;
 pub mod stack;
+pub mod sync;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The porting guide's Rust snippets (`docs/PYTHON_API.md`), compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/PYTHON_API.md")]
+pub struct PythonApiDoctests;
+
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use error::{Error, TIMEOUT_MAX, Wait};
+pub use facade::thread;
 pub use sched::{
     Builder, GreenHandle, GreenThread, current, dump, getcurrent, kill, sleep, sleep_until, spawn,
     spawn_after, spawn_after_local, spawn_n, yield_now,
 };
 pub use stack::{Stack, StackError};
+pub use sync::{BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore};
