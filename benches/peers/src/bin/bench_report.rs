@@ -79,27 +79,29 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
-fn baseline(entries: &[Entry]) -> Option<f64> {
-    entries
-        .iter()
-        .find(|e| e.name.starts_with("greenthread"))
-        .map(|e| e.mean_ns)
-}
-
 fn markdown(groups: &BTreeMap<String, Vec<Entry>>, extra: &str) -> String {
     let mut md = String::new();
-    md.push_str("| benchmark | implementation | mean | 95% CI | greenthread / this |\n");
+    md.push_str("| benchmark | implementation | mean | 95% CI | greenthread / peer |\n");
     md.push_str("|---|---|---|---|---|\n");
     for (group, entries) in groups {
-        let base = baseline(entries);
+        let peers: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| !e.name.starts_with("greenthread"))
+            .collect();
         for e in entries {
-            let ratio = match base {
-                Some(b) if !e.name.starts_with("greenthread") => format!("{:.2}x", b / e.mean_ns),
-                _ => String::from("-"),
+            // On greenthread's rows: its time divided by each peer's (below 1.0x = faster).
+            let ratios = if e.name.starts_with("greenthread") {
+                peers
+                    .iter()
+                    .map(|p| format!("{:.2}x {}", e.mean_ns / p.mean_ns, p.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                String::from("-")
             };
             let _ = writeln!(
                 md,
-                "| {group} | {} | {} | {} .. {} | {ratio} |",
+                "| {group} | {} | {} | {} .. {} | {ratios} |",
                 e.name,
                 fmt_ns(e.mean_ns),
                 fmt_ns(e.lo_ns),
