@@ -24,7 +24,7 @@
 use core::any::Any;
 use core::cell::{Cell, RefCell};
 use core::mem::{align_of, size_of};
-use core::ptr;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::panic::resume_unwind;
 use std::sync::Arc;
@@ -70,6 +70,10 @@ pub(crate) const TICK_MIN: usize = 16;
 /// A closure larger than this (or aligned to more than 16) is boxed rather than placed at
 /// the top of the green thread's stack.
 const MAX_INLINE_CLOSURE: usize = 1024;
+
+/// Most strong counts of the hub's `Shared` kept in reserve for wakers
+/// ([`Hub::give_back_shared_ref`]); more are dropped.
+const SHARED_REFS_MAX: usize = 256;
 
 /// Green-thread ids are handed to hubs in blocks of this many, so spawning does not touch a
 /// shared atomic every time.
@@ -123,6 +127,13 @@ struct Slab {
 /// One OS thread's scheduler.
 pub(crate) struct Hub {
     shared: Arc<Shared>,
+    /// `Arc::into_raw` of a clone of `shared`: the pointer every [`Waker`](super::Waker)
+    /// holds.
+    shared_raw: NonNull<Shared>,
+    /// Strong counts of `shared` the hub holds in reserve for wakers (one of them is the
+    /// clone behind `shared_raw`), so that wakers made and dropped on this OS thread need
+    /// no atomic (see `Waker`). Given back in `Drop`.
+    shared_refs: Cell<usize>,
     /// The running green thread (null only while a dying one picks its successor).
     current: Cell<*const Green>,
     /// The OS thread's own stack: slot 0, alive until teardown.
@@ -176,8 +187,14 @@ impl Hub {
         // SAFETY: freshly allocated; its one reference goes to the slab.
         let main = unsafe { GreenRef::from_raw(main) };
         let main_ptr = main.ptr();
+        let shared = Arc::new(Shared::new(id));
+        let Some(shared_raw) = NonNull::new(Arc::into_raw(Arc::clone(&shared)).cast_mut()) else {
+            fatal!("Arc::into_raw returned null");
+        };
         let hub = Box::new(Hub {
-            shared: Arc::new(Shared::new(id)),
+            shared,
+            shared_raw,
+            shared_refs: Cell::new(1),
             current: Cell::new(main_ptr.as_ptr()),
             main: main_ptr,
             runq: List::new(),
@@ -229,6 +246,34 @@ impl Hub {
     #[inline]
     pub(crate) fn shared_arc(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// A strong count of `shared`, for a new waker: one from the reserve if there is one
+    /// (no atomic), else a new one. Returns the pointer the waker holds.
+    #[inline]
+    pub(crate) fn take_shared_ref(&self) -> NonNull<Shared> {
+        let n = self.shared_refs.get();
+        if n > 0 {
+            self.shared_refs.set(n - 1);
+        } else {
+            // SAFETY: `shared_raw` came from `Arc::into_raw` and the hub's own `shared`
+            // keeps the allocation alive; the new count goes to the caller's waker.
+            unsafe { Arc::increment_strong_count(self.shared_raw.as_ptr()) };
+        }
+        self.shared_raw
+    }
+
+    /// Takes back the strong count of a waker dropped on this OS thread into the reserve;
+    /// false if the reserve is full (the caller then drops the count itself).
+    #[inline]
+    pub(crate) fn give_back_shared_ref(&self) -> bool {
+        let n = self.shared_refs.get();
+        if n < SHARED_REFS_MAX {
+            self.shared_refs.set(n + 1);
+            true
+        } else {
+            false
+        }
     }
 
     /// The running green thread.
@@ -769,11 +814,21 @@ impl Hub {
     /// `Woken` if a `Waker` had already won the word.
     #[inline]
     fn unpark(&self, g: &Green, token: u64, reason: Wake) -> Option<Wake> {
+        self.unpark_inner(g, token, reason, false)
+    }
+
+    /// [`unpark`](Self::unpark); `won`: the caller is a `Waker` that has already won the
+    /// park word (so the park is `Woken` and the word needs no second compare-and-swap).
+    #[inline(always)]
+    fn unpark_inner(&self, g: &Green, token: u64, reason: Wake, won: bool) -> Option<Wake> {
         if g.state() != State::Parked || g.token.get() != token {
             return None;
         }
         let mut reason = reason;
-        if g.has(flag::WORD) && !self.shared.words.disarm(g.slot.get(), token) {
+        if won {
+            debug_assert!(reason == Wake::Woken);
+            debug_assert!(!g.has(flag::WORD) || !self.shared.words.is_armed(g.slot.get(), token));
+        } else if g.has(flag::WORD) && !self.shared.words.disarm(g.slot.get(), token) {
             // A wake() won the park first (it may still sit in the inbox): it wins.
             reason = Wake::Woken;
         }
@@ -798,12 +853,15 @@ impl Hub {
     }
 
     /// A `Waker` of this hub won the park `(slot, seq)` on this OS thread (or it came
-    /// through the inbox): make the green thread runnable.
+    /// through the inbox): make the green thread runnable. The word is already disarmed
+    /// (that is what winning means), so `unpark` does not try again: one locked
+    /// instruction per wake, not two.
+    #[inline]
     pub(crate) fn local_wake(&self, slot: u32, seq: u64) {
         if let Some(p) = self.slab_get(slot) {
             // SAFETY: I1: in the slab; no switch below.
             let g = unsafe { p.get() };
-            if self.unpark(g, seq, Wake::Woken).is_some() {
+            if self.unpark_inner(g, seq, Wake::Woken, true).is_some() {
                 // SAFETY: now Ready and on no list; I1 keeps it alive.
                 unsafe { self.runq.push_back(g) };
             }
@@ -1311,6 +1369,13 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
+        // The hub is no longer reachable from its thread-local (`current.rs` replaced the
+        // pointer first), so no waker gives a count back to the reserve any more.
+        for _ in 0..self.shared_refs.replace(0) {
+            // SAFETY: `shared_raw` came from `Arc::into_raw`; the reserve owns these
+            // counts, and `self.shared` keeps one more, so the allocation stays alive.
+            unsafe { Arc::decrement_strong_count(self.shared_raw.as_ptr()) };
+        }
         for block in self.block_cache.get_mut().drain(..) {
             // SAFETY: the cache holds only blocks allocated with `BLOCK_LAYOUT` and no
             // longer used (see `drop_block`).

@@ -7,7 +7,7 @@
 use core::any::Any;
 use core::fmt;
 use core::marker::PhantomData;
-use core::ptr;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
@@ -309,8 +309,8 @@ impl Shared {
 }
 
 /// Wakes one park of one green thread, from any OS thread. Obtained from
-/// [`Parker::waker`] before parking; `Send + Sync`, and cheap to clone (one atomic
-/// increment).
+/// [`Parker::waker`] before parking; `Send + Sync`, and cheap to clone (no atomic at all
+/// on the OS thread of its hub, one atomic increment elsewhere).
 ///
 /// See ["Parking and waking"](super#parking-and-waking) for the contract.
 ///
@@ -327,14 +327,80 @@ impl Shared {
 /// assert_eq!(p.park(WaitOn::Other("the OS thread"), None, true).unwrap(), Wakeup::Woken);
 /// assert!(os.join().unwrap()); // its wake won the park
 /// ```
-#[derive(Clone)]
 pub struct Waker {
-    shared: Arc<Shared>,
+    /// One strong count of the hub's `Arc<Shared>`, owned by this waker: a pointer made
+    /// by `Arc::into_raw` ([`Hub::shared_raw`]). Counted by hand rather than held as an
+    /// `Arc` so that the hub's own OS thread can make and drop wakers without an atomic
+    /// read-modify-write: there, a new waker takes one of the counts the hub keeps in
+    /// reserve, and a dropped one gives its count back ([`Hub::take_shared_ref`],
+    /// [`Hub::give_back_shared_ref`]). Elsewhere, clone and drop are `Arc`'s.
+    shared: NonNull<Shared>,
     slot: u32,
     seq: u64,
+    /// Owns an `Arc<Shared>`'s count (auto traits and drop check as for one).
+    _owns: PhantomData<Arc<Shared>>,
+}
+
+// SAFETY: a `Waker` is an owned strong count of an `Arc<Shared>` plus plain integers, and
+// `Arc<Shared>` is `Send + Sync` (checked below). Its count is given back either
+// atomically (`Arc::from_raw` + drop, any OS thread) or, on the hub's own OS thread only,
+// into the hub's reserve, a `Cell` that only that thread touches.
+unsafe impl Send for Waker {}
+// SAFETY: as for `Send`: every `&Waker` method only reads the shared state through the
+// count it owns (atomics, the inbox mutex), as `&Arc<Shared>` would.
+unsafe impl Sync for Waker {}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Arc<Shared>>();
+};
+
+impl Clone for Waker {
+    #[inline]
+    fn clone(&self) -> Waker {
+        let shared = match current::existing() {
+            Some(hub) if ptr::eq(hub.shared(), self.shared.as_ptr()) => hub.take_shared_ref(),
+            _ => {
+                // SAFETY: `self.shared` came from `Arc::into_raw` and we own one of its
+                // strong counts, so the allocation is alive; the new count goes to the
+                // clone, which gives it back when dropped.
+                unsafe { Arc::increment_strong_count(self.shared.as_ptr()) };
+                self.shared
+            }
+        };
+        Waker {
+            shared,
+            slot: self.slot,
+            seq: self.seq,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl Drop for Waker {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(hub) = current::existing()
+            && ptr::eq(hub.shared(), self.shared.as_ptr())
+            && hub.give_back_shared_ref()
+        {
+            return;
+        }
+        // SAFETY: `self.shared` came from `Arc::into_raw` and this waker owns one of its
+        // strong counts, which it gives up here (it is not used again).
+        drop(unsafe { Arc::from_raw(self.shared.as_ptr()) });
+    }
 }
 
 impl Waker {
+    /// The hub's shared state.
+    #[inline]
+    fn shared(&self) -> &Shared {
+        // SAFETY: this waker owns a strong count of the `Arc` (see the field), so the
+        // `Shared` is alive for as long as `self` is.
+        unsafe { self.shared.as_ref() }
+    }
+
     /// Ends the park this waker was made for, if it has not ended yet: the green thread
     /// becomes runnable (it runs once its hub gets to it; this call never switches and
     /// never blocks beyond the hub's inbox lock).
@@ -353,14 +419,15 @@ impl Waker {
     /// assert!(p.cancel()); // the parker learns it was woken
     /// ```
     pub fn wake(&self) -> bool {
-        if !self.shared.words.disarm(self.slot, self.seq) {
+        let shared = self.shared();
+        if !shared.words.disarm(self.slot, self.seq) {
             return false;
         }
         match current::existing() {
-            Some(hub) if ptr::eq(hub.shared(), &*self.shared) => {
+            Some(hub) if ptr::eq(hub.shared(), shared) => {
                 hub.local_wake(self.slot, self.seq);
             }
-            _ => self.shared.post_wake(self.slot, self.seq),
+            _ => shared.post_wake(self.slot, self.seq),
         }
         true
     }
@@ -376,7 +443,7 @@ impl Waker {
     /// assert!(!w.can_wake());
     /// ```
     pub fn can_wake(&self) -> bool {
-        self.shared.words.is_armed(self.slot, self.seq)
+        self.shared().words.is_armed(self.slot, self.seq)
     }
 
     /// The hub of the green thread this waker wakes.
@@ -387,14 +454,19 @@ impl Waker {
     /// assert_eq!(Parker::new().waker().hub().id(), HubHandle::current().id());
     /// ```
     pub fn hub(&self) -> HubHandle {
-        HubHandle(Arc::clone(&self.shared))
+        // SAFETY: `self.shared` came from `Arc::into_raw` and we own one of its strong
+        // counts (so it is alive); the new count goes to the `Arc` made just after.
+        unsafe { Arc::increment_strong_count(self.shared.as_ptr()) };
+        // SAFETY: the pointer came from `Arc::into_raw`, and the count just added is the
+        // one this `Arc` owns.
+        HubHandle(unsafe { Arc::from_raw(self.shared.as_ptr()) })
     }
 }
 
 impl fmt::Debug for Waker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waker")
-            .field("hub", &self.shared.id)
+            .field("hub", &self.shared().id)
             .field("slot", &self.slot)
             .field("token", &self.seq)
             .finish()
@@ -469,9 +541,10 @@ impl Parker {
     pub fn waker(&self) -> Waker {
         match self.hub() {
             Some(hub) => Waker {
-                shared: Arc::clone(hub.shared_arc()),
+                shared: hub.take_shared_ref(),
                 slot: self.slot,
                 seq: self.seq,
+                _owns: PhantomData,
             },
             None => panic!("greenthread: {THREAD_EXITING_MSG}"),
         }
