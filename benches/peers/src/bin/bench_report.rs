@@ -24,12 +24,22 @@ struct Entry {
 
 fn read_entries(dir: &Path) -> BTreeMap<String, Vec<Entry>> {
     let mut groups: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    // criterion keeps `<id>/new/` for a plain benchmark and `<group>/<function>/new/` for a
+    // benchmark group: look two levels down.
+    let mut dirs = Vec::new();
     let Ok(rd) = fs::read_dir(dir) else {
         eprintln!("bench-report: no criterion output in {}", dir.display());
         return groups;
     };
     for d in rd.flatten() {
-        let new = d.path().join("new");
+        let p = d.path();
+        dirs.push(p.clone());
+        if let Ok(sub) = fs::read_dir(&p) {
+            dirs.extend(sub.flatten().map(|e| e.path()));
+        }
+    }
+    for d in dirs {
+        let new = d.join("new");
         let (Ok(b), Ok(e)) = (
             fs::read_to_string(new.join("benchmark.json")),
             fs::read_to_string(new.join("estimates.json")),
