@@ -27,8 +27,11 @@
 //!   0x7f00_0000_0000 mapping        0x7f00_0000_0000                 0x7f00_0000_0000
 //! ```
 //!
-//! (The register names are x86_64's; the other backends keep the same shape with their own
-//! callee-saved set, see `docs/ABI.md`.)
+//! (The register names are x86_64 System V's. The other backends keep the same shape with
+//! their own frame, see `docs/ABI.md`: aarch64 saves FPCR, the resume address, x29 and x19;
+//! riscv64 frm, the resume address, s0 and s1; Windows adds the TEB's stack fields, so that a
+//! running green thread's StackBase/StackLimit describe its own stack. On Windows the guard is
+//! a hard guard page under a 20 KiB soft guard, see `stack`.)
 //!
 //! ## The raw switch
 //!
@@ -42,6 +45,15 @@ cfg_if::cfg_if! {
     if #[cfg(greenthread_backend = "x86_64_sysv")] {
         mod x86_64_sysv;
         use x86_64_sysv as imp;
+    } else if #[cfg(greenthread_backend = "x86_64_windows")] {
+        mod x86_64_windows;
+        use x86_64_windows as imp;
+    } else if #[cfg(greenthread_backend = "aarch64")] {
+        mod aarch64;
+        use aarch64 as imp;
+    } else if #[cfg(greenthread_backend = "riscv64")] {
+        mod riscv64;
+        use riscv64 as imp;
     } else {
         compile_error!(
             "greenthread: no context-switch backend for this target. Supported: x86_64 System V \

@@ -35,3 +35,79 @@ fn frame_table_matches_asm_header() {
     );
     assert!(rows.iter().all(|&(_, o)| o < imp::FRAME_SIZE));
 }
+
+/// The Mach-O twins (`arch/*_macho.s`, included on Apple targets, compile-checked only) hold
+/// the same instructions and directives as the ELF files that the test suite runs, apart
+/// from the Mach-O spellings: a leading underscore on symbols, the section, and no
+/// `.type`/`.size`/`.note.GNU-stack`. Checked on every host, whatever the backend.
+#[test]
+fn macho_variants_match_elf() {
+    const MACHO_SECTION: &str = ".pushsection __TEXT,__text,regular,pure_instructions";
+    let pairs = [
+        (
+            "x86_64_sysv",
+            include_str!("../../arch/x86_64_sysv_elf.s"),
+            include_str!("../../arch/x86_64_sysv_macho.s"),
+            "#",
+        ),
+        (
+            "aarch64_aapcs",
+            include_str!("../../arch/aarch64_aapcs_elf.s"),
+            include_str!("../../arch/aarch64_aapcs_macho.s"),
+            "//",
+        ),
+    ];
+    for (name, elf, macho, comment) in pairs {
+        let elf_code = code_lines(elf, comment);
+        let macho_code = code_lines(macho, comment);
+        assert!(
+            macho_code.iter().any(|l| l == MACHO_SECTION),
+            "{name}: the Mach-O file must use {MACHO_SECTION:?}"
+        );
+        assert!(
+            !macho_code.iter().any(|l| l.starts_with(".type")
+                || l.starts_with(".size")
+                || l.contains(".note.GNU-stack")
+                || l.contains("%progbits")),
+            "{name}: ELF-only directive in the Mach-O file"
+        );
+        let strip = |lines: Vec<String>, underscore: bool| -> Vec<String> {
+            lines
+                .into_iter()
+                .filter(|l| {
+                    !(l.starts_with(".type")
+                        || l.starts_with(".size")
+                        || l.starts_with(".pushsection")
+                        || l.starts_with(".popsection"))
+                })
+                .map(|l| {
+                    if underscore {
+                        l.replace("_greenthread_", "greenthread_")
+                    } else {
+                        l
+                    }
+                })
+                .collect()
+        };
+        assert!(
+            macho_code
+                .iter()
+                .filter(|l| l.contains("greenthread_") && !l.starts_with(".cfi"))
+                .all(|l| l.contains("_greenthread_")),
+            "{name}: a Mach-O symbol lacks its leading underscore"
+        );
+        assert_eq!(
+            strip(elf_code, false),
+            strip(macho_code, true),
+            "{name}: arch/{name}_macho.s has drifted from arch/{name}_elf.s"
+        );
+    }
+}
+
+/// The non-empty lines of an assembly file with comments removed and whitespace trimmed.
+fn code_lines(src: &str, comment: &str) -> Vec<String> {
+    src.lines()
+        .map(|l| l.split(comment).next().unwrap_or("").trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}

@@ -66,8 +66,23 @@ pub(crate) const FRAME_TABLE: &[(&str, usize)] = &[
     ("rbx", offset_of!(SwitchFrame, rbx)),
     ("rbp", offset_of!(SwitchFrame, rbp)),
 ];
+/// The assembly file for the target's object format: the Mach-O twin on Apple targets (same
+/// instructions; `context::tests::macho_variants_match_elf` checks it).
+#[cfg(not(target_vendor = "apple"))]
+macro_rules! asm_file {
+    () => {
+        "../../arch/x86_64_sysv_elf.s"
+    };
+}
+#[cfg(target_vendor = "apple")]
+macro_rules! asm_file {
+    () => {
+        "../../arch/x86_64_sysv_macho.s"
+    };
+}
+
 #[cfg(test)]
-pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/x86_64_sysv_elf.s");
+pub(crate) const ASM_SOURCE: &str = include_str!(asm_file!());
 
 /// MXCSR bits 6..15 (DAZ, exception masks, rounding control, FZ) are callee-saved; bits 0..5
 /// are sticky exception flags and caller-saved.
@@ -77,7 +92,7 @@ const INITIAL_MXCSR: u32 = 0x1f80;
 const INITIAL_X87CW: u16 = 0x037f;
 
 global_asm!(
-    include_str!("../../arch/x86_64_sysv_elf.s"),
+    include_str!(asm_file!()),
     OFF_MXCSR = const offset_of!(SwitchFrame, mxcsr),
     OFF_X87CW = const offset_of!(SwitchFrame, x87cw),
     MXCSR_CONTROL_MASK = const MXCSR_CONTROL_MASK,

@@ -80,11 +80,20 @@
 //!
 //! # Platforms
 //!
-//! Everything OS-specific (page size, guard protection, signal handling and the alternate
-//! signal stack) is in `imp`: `unix.rs` for every Unix. Other platforms currently get a stub
-//! whose [`Stack::new`] fails with [`StackError::Protect`] (`Unsupported`); a Windows
-//! implementation (`VirtualProtect` guard, vectored exception handler with a
-//! `SetThreadStackGuarantee` reserve) belongs there.
+//! Everything OS-specific (page size, the mapping and its guard, fault handling) is in `imp`:
+//!
+//! - `unix.rs` (with `mmap.rs`) for every Unix, macOS included: what is described above.
+//! - `windows.rs` for Windows: one `VirtualAlloc` reservation whose guard is a hard guard page
+//!   (never accessible) under a 20 KiB soft guard of `PAGE_GUARD` pages, with the usable region
+//!   committed read-write above. Windows has no alternate signal stack, so the overflow's
+//!   exception runs on the overflowing stack itself: the soft guard, made accessible by the
+//!   kernel's stack-guarantee logic (the context switch swaps the TEB's stack fields, so a green
+//!   stack is "the thread's stack" while it runs), is where a vectored exception handler
+//!   writes the same report before aborting. The usable region is committed up front, so on
+//!   Windows [`Stack::new`] also fails when the system's commit limit is reached. See that
+//!   file's docs for the layout.
+//! - Other platforms get a stub whose [`Stack::new`] fails with [`StackError::Protect`]
+//!   (`Unsupported`); no context-switch backend exists for them either.
 
 use core::cell::Cell;
 use core::fmt;
@@ -94,20 +103,28 @@ use std::io;
 
 use static_assertions::const_assert;
 
-mod mmap;
-// Only the Unix fault handler uses the report so far.
-#[cfg_attr(not(unix), allow(dead_code))]
+// The platform fault handlers use the report; the placeholder platform has none.
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 mod overflow;
 mod pool;
 mod registry;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
+        mod mmap;
         mod unix;
         use unix as imp;
+        use mmap::Mapping;
+    } else if #[cfg(windows)] {
+        mod windows;
+        use windows as imp;
+        use windows::Mapping;
+        pub(crate) use windows::teb_limits;
     } else {
+        mod mmap;
         mod unsupported;
         use unsupported as imp;
+        use mmap::Mapping;
     }
 }
 
@@ -171,10 +188,16 @@ const_assert!(STACK_ALIGN.is_power_of_two());
 const_assert!(4096usize.is_multiple_of(STACK_ALIGN));
 
 /// The least number of guard bytes below each stack: one page where rustc emits stack probes,
-/// 64 KiB elsewhere (see "Stack probes" in the module docs). Rounded up to whole pages.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+/// 64 KiB elsewhere (see "Stack probes" in the module docs), and on Windows a hard guard page
+/// plus the soft guard an overflow handler runs in. Rounded up to whole pages.
+#[cfg(windows)]
+const GUARD_MIN: usize = imp::GUARD_BYTES;
+#[cfg(all(not(windows), any(target_arch = "x86_64", target_arch = "aarch64")))]
 const GUARD_MIN: usize = 1;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[cfg(all(
+    not(windows),
+    not(any(target_arch = "x86_64", target_arch = "aarch64"))
+))]
 const GUARD_MIN: usize = 64 * 1024;
 
 /// The system page size in bytes (cached after the first call).
@@ -264,7 +287,7 @@ pub struct Stack {
 
 /// The owned parts of a [`Stack`].
 struct Inner {
-    map: mmap::Mapping,
+    map: Mapping,
     node: &'static registry::Node,
     id: u64,
 }
@@ -276,9 +299,11 @@ impl Stack {
     /// [`MIN_STACK_SIZE`].
     ///
     /// *Effects:* rounds the size up to whole pages; maps that many bytes plus the guard (one
-    /// page on x86_64 and aarch64) as one anonymous mapping; makes the guard, at the low end,
-    /// inaccessible; registers the guard for the overflow report. On any failure nothing stays
-    /// mapped. This always enters the kernel; [`acquire`] reuses pooled stacks instead.
+    /// page on x86_64 and aarch64 Unix, 64 KiB on riscv64, 24 KiB on Windows: see "Stack
+    /// probes" and "Platforms" in the module docs) as one anonymous mapping; makes the guard,
+    /// at the low end, inaccessible; registers the guard for the overflow report. On any
+    /// failure nothing stays mapped. This always enters the kernel; [`acquire`] reuses pooled
+    /// stacks instead.
     ///
     /// ```
     /// use greenthread::stack::{Stack, StackError};
@@ -303,7 +328,7 @@ impl Stack {
     /// [`Stack::new`] for a size already checked and rounded by [`usable_size`].
     pub(crate) fn with_usable_size(usable: usize) -> Result<Stack, StackError> {
         let guard = guard_size();
-        let map = mmap::Mapping::new(usable, guard)?;
+        let map = Mapping::new(usable, guard)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let node = registry::register(map.base() as usize, guard, id, usable);
         Ok(Stack {

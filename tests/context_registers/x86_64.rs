@@ -4,18 +4,113 @@
 use std::arch::asm;
 
 /// rbx, rbp, r12, r13, r14, r15.
+#[cfg(not(windows))]
 pub type Pattern = [u64; 6];
+/// rbx, rbp, r12, r13, r14, r15, rdi, rsi, then xmm6-xmm15 as two words each (all 128 bits
+/// are nonvolatile in the Microsoft x64 ABI).
+#[cfg(windows)]
+pub type Pattern = [u64; 28];
 
 pub fn pattern(seed: u64) -> Pattern {
     core::array::from_fn(|i| 0xdead_0000_0000_0000 | seed | ((i as u64 + 1) * 0x0101))
 }
 
+/// Called from the asm below with the platform's C ABI (win64 on Windows, so it must keep
+/// rdi, rsi and xmm6-xmm15 for its caller, through the switch and back).
 extern "C" fn call_closure<F: FnMut()>(f: *mut F) {
     // SAFETY: `with_registers_set` passes a pointer to its live closure.
     unsafe { (*f)() }
 }
 
+/// Loads `values` into rbx, rbp, r12-r15 (and on Windows rdi, rsi, xmm6-xmm15), calls `f`
+/// through the C ABI, and returns what they hold afterwards.
+#[cfg(windows)]
+pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
+    let mut out: Pattern = [0; 28];
+    // SAFETY: as in the System V version below; in addition rdi, rsi and xmm6-xmm15 are
+    // declared clobbered with `out` (so no input lives in them), the closure pointer goes in
+    // rcx (win64), and the call gets its 32 bytes of home space with rsp 16-aligned.
+    unsafe {
+        asm!(
+            "mov rax, rsp",
+            "and rsp, -16",
+            "push rax",
+            "push {out}",
+            "push rbx",
+            "push rbp",
+            "mov rbx, [{vals}]",
+            "mov rbp, [{vals} + 8]",
+            "mov r12, [{vals} + 16]",
+            "mov r13, [{vals} + 24]",
+            "mov r14, [{vals} + 32]",
+            "mov r15, [{vals} + 40]",
+            "mov rdi, [{vals} + 48]",
+            "mov rsi, [{vals} + 56]",
+            "movdqu xmm6, [{vals} + 64]",
+            "movdqu xmm7, [{vals} + 80]",
+            "movdqu xmm8, [{vals} + 96]",
+            "movdqu xmm9, [{vals} + 112]",
+            "movdqu xmm10, [{vals} + 128]",
+            "movdqu xmm11, [{vals} + 144]",
+            "movdqu xmm12, [{vals} + 160]",
+            "movdqu xmm13, [{vals} + 176]",
+            "movdqu xmm14, [{vals} + 192]",
+            "movdqu xmm15, [{vals} + 208]",
+            "sub rsp, 32",
+            "call {call}",
+            "add rsp, 32",
+            "mov rax, [rsp + 16]",
+            "mov [rax], rbx",
+            "mov [rax + 8], rbp",
+            "mov [rax + 16], r12",
+            "mov [rax + 24], r13",
+            "mov [rax + 32], r14",
+            "mov [rax + 40], r15",
+            "mov [rax + 48], rdi",
+            "mov [rax + 56], rsi",
+            "movdqu [rax + 64], xmm6",
+            "movdqu [rax + 80], xmm7",
+            "movdqu [rax + 96], xmm8",
+            "movdqu [rax + 112], xmm9",
+            "movdqu [rax + 128], xmm10",
+            "movdqu [rax + 144], xmm11",
+            "movdqu [rax + 160], xmm12",
+            "movdqu [rax + 176], xmm13",
+            "movdqu [rax + 192], xmm14",
+            "movdqu [rax + 208], xmm15",
+            "pop rbp",
+            "pop rbx",
+            "add rsp, 8",
+            "pop rsp",
+            vals = in(reg) values.as_ptr(),
+            out = in(reg) out.as_mut_ptr(),
+            call = sym call_closure::<F>,
+            in("rcx") &mut f as *mut F,
+            out("rax") _,
+            out("rdi") _,
+            out("rsi") _,
+            out("r12") _,
+            out("r13") _,
+            out("r14") _,
+            out("r15") _,
+            out("xmm6") _,
+            out("xmm7") _,
+            out("xmm8") _,
+            out("xmm9") _,
+            out("xmm10") _,
+            out("xmm11") _,
+            out("xmm12") _,
+            out("xmm13") _,
+            out("xmm14") _,
+            out("xmm15") _,
+            clobber_abi("C"),
+        );
+    }
+    out
+}
+
 /// Loads `values` into rbx, rbp, r12-r15, calls `f`, and returns what they hold afterwards.
+#[cfg(not(windows))]
 pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
     let mut out: Pattern = [0; 6];
     // SAFETY: the asm saves rbx/rbp and the original rsp on the stack and restores them

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Cross-architecture CI for greenthread: the whole test suite under emulation, and full-codegen
+# builds for the Apple targets. Called by .ci/run; runs on its own too (from anywhere).
+#
+#   .ci/cross.sh [TARGET...]      default: all five targets below
+#
+#   aarch64-unknown-linux-gnu     cargo test under qemu-aarch64
+#   riscv64gc-unknown-linux-gnu   cargo test under qemu-riscv64
+#   x86_64-pc-windows-gnu         cargo test under wine (mingw-w64 link)
+#   aarch64-apple-darwin          compile only (no SDK or Mach-O linker on Linux)
+#   x86_64-apple-darwin           compile only
+#
+# Needs ../shared/cross (setup.sh, test.sh) beside the repository, or CROSS_DIR pointing at it.
+# setup.sh installs Debian packages (idempotent, ~1 s when already done). Every target shares
+# one absolute CROSS_TARGET_DIR (default target/cross), so a rerun only rebuilds what changed;
+# caching that directory between CI runs saves the std builds (about a minute per target).
+#
+# Tests that the emulator itself cannot support print "SKIPPED under <emulator>: <reason>"
+# and pass; the summary at the end lists them per target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+CROSS_DIR=${CROSS_DIR:-$root/../shared/cross}
+[ -x "$CROSS_DIR/test.sh" ] || { echo "cross.sh: $CROSS_DIR/test.sh not found (set CROSS_DIR)" >&2; exit 2; }
+export CROSS_TARGET_DIR=${CROSS_TARGET_DIR:-$root/target/cross}
+case "$CROSS_TARGET_DIR" in /*) ;; *) CROSS_TARGET_DIR=$root/$CROSS_TARGET_DIR ;; esac
+# Context-switch tests touch per-thread state (signal stacks, pools): keep them serial.
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-1}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu x86_64-pc-windows-gnu
+             aarch64-apple-darwin x86_64-apple-darwin)
+fi
+
+logs=$CROSS_TARGET_DIR/logs
+mkdir -p "$logs"
+step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
+
+step "cross setup"
+bash "$CROSS_DIR/setup.sh"
+
+# The qemu command line test.sh uses as cargo's runner. Crash tests start the test binary
+# again in a child process; without binfmt_misc the child must go through the emulator too
+# (tests/support/mod.rs reads GREENTHREAD_TEST_RUNNER).
+qemu_runner() {
+    local arch=$1
+    echo "qemu-$arch -L /usr/$arch-linux-gnu -E LD_LIBRARY_PATH=/usr/$arch-linux-gnu/lib"
+}
+
+# Apple: test.sh builds the tests with `cargo test --no-run`, which builds the dev-dependencies
+# for the target. criterion (a dev-dependency of the benches) pulls in `alloca`, whose build
+# script compiles C with the target's C compiler, which does not exist for Apple here. Until
+# criterion leaves the root crate's dev-dependencies, build the library alone, with the same
+# toolchain and full codegen: the assembly is in the library, and an rlib needs no linker.
+apple_build() {
+    local target=$1
+    if sed -n '/^\[dev-dependencies\]/,/^\[/p' Cargo.toml | grep -q '^criterion'; then
+        echo "[cross] criterion is a dev-dependency: building the library only (see cross.sh)"
+        local sdk=$CROSS_TARGET_DIR/cross-empty-sdk/MacOSX.sdk
+        mkdir -p "$sdk"
+        env -u RUSTUP_TOOLCHAIN RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+            RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$CROSS_TARGET_DIR" SDKROOT="$sdk" \
+            /usr/bin/cargo build --lib --target "$target" -Zbuild-std=std,panic_unwind
+    else
+        "$CROSS_DIR/test.sh" "$target" --lib --tests
+    fi
+}
+
+run_target() {
+    local target=$1
+    case "$target" in
+        aarch64-unknown-linux-gnu|riscv64gc-unknown-linux-gnu)
+            local arch=${target%%-*}
+            arch=${arch%gc}
+            local runner tt
+            runner=$(qemu_runner "$arch")
+            tt=$(printf '%s' "$target" | tr 'a-z.-' 'A-Z__')
+            export "CARGO_TARGET_${tt}_RUNNER=$runner"
+            GREENTHREAD_TEST_RUNNER="$runner" "$CROSS_DIR/test.sh" "$target" --no-fail-fast
+            ;;
+        x86_64-pc-windows-gnu)
+            "$CROSS_DIR/test.sh" "$target" --no-fail-fast
+            ;;
+        *-apple-darwin)
+            apple_build "$target"
+            ;;
+        *)
+            "$CROSS_DIR/test.sh" "$target"
+            ;;
+    esac
+}
+
+declare -A result seconds
+failed=0
+for target in "${targets[@]}"; do
+    step "$target"
+    start=$(date +%s)
+    log=$logs/$target.log
+    if run_target "$target" 2>&1 | tee "$log"; then
+        result[$target]=ok
+    else
+        result[$target]=FAILED
+        failed=1
+    fi
+    seconds[$target]=$(( $(date +%s) - start ))
+done
+# Wine leaves a wineserver running for a few seconds; don't let it outlive CI's step.
+if command -v wineserver >/dev/null 2>&1; then wineserver -k 2>/dev/null || true; fi
+
+step "cross summary"
+for target in "${targets[@]}"; do
+    printf '%-30s %-7s %4ss\n' "$target" "${result[$target]}" "${seconds[$target]}"
+    grep -ho 'SKIPPED under .*' "$logs/$target.log" | sort -u | sed 's/^/    /' || true
+done
+exit $failed

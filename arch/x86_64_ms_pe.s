@@ -1,0 +1,206 @@
+# ==========================================================================================
+#  greenthread context switch: x86_64, Microsoft x64 ABI, PE/COFF (Windows)
+# ==========================================================================================
+#
+#  KEEP IN SYNC WITH ITSELF: the pushes in greenthread_x86_64_ms_switch (and the three in
+#  the Rust inline asm), the frame table below and `SwitchFrame` in
+#  src/context/x86_64_windows.rs describe one layout; that Rust file pins every offset with
+#  `const_assert_eq!`, feeds the ones the code uses as const operands, and a unit test parses
+#  the table below. The TEB offsets are also `TEB_*` constants there.
+#
+#  Derived from x86_64_sysv_elf.s, which carries the full rationale (why the switch is jumped
+#  to and never returns with `ret`, the FP control policy, the trampoline's job). Only the
+#  differences are commented here; the frame table and the register contract are complete.
+#
+#  Purpose      Save the running context's callee-saved state and its TEB stack fields on its
+#               own stack, publish its stack pointer, resume another context from the stack
+#               pointer it published; and the first-entry trampoline of a fresh context.
+#  Included by  src/context/x86_64_windows.rs, with global_asm!(include_str!(..)).
+#
+#  ABI (Microsoft x64 calling convention, "x64 ABI conventions", register volatility):
+#    callee-saved   rbx, rbp, rdi, rsi, r12-r15, rsp, xmm6-xmm15 (all 128 bits; the upper
+#                   halves of ymm6-15 are volatile), the MXCSR control bits (6..15) and the
+#                   x87 control word. MXCSR status bits 0..5 are volatile.
+#    alignment      rsp % 16 == 0 at every `call`, with 32 bytes of home space above the
+#                   return address reserved by the caller.
+#    red zone       none.
+#    TEB (gs:)      the NT_TIB and TEB fields that describe "the current stack" are swapped per
+#                   context, because the OS, the CRT and Wine read them:
+#                     gs:0x0000  ExceptionList         (NT_TIB) Wine's own __TRY frames
+#                     gs:0x0008  StackBase             (NT_TIB) highest address + 1
+#                     gs:0x0010  StackLimit            (NT_TIB) lowest committed address:
+#                                                      __chkstk probes below it, and SEH
+#                                                      dispatch rejects frames outside
+#                                                      StackLimit..StackBase
+#                     gs:0x1478  DeallocationStack     allocation base (the hard guard page);
+#                                                      GetCurrentThreadStackLimits, stack
+#                                                      growth and overflow detection use it
+#                     gs:0x1748  GuaranteedStackBytes  a ULONG: SetThreadStackGuarantee, the
+#                                                      stack left to an overflow handler
+#                   StackLimit and GuaranteedStackBytes change while a context runs (a guard
+#                   page hit, SetThreadStackGuarantee), so they are saved from the TEB at every
+#                   switch, not rebuilt from the stack's bounds.
+#
+#  Who saves what
+#    rdi, rsi and xmm6-xmm15 are NOT saved here: the Rust side declares them clobbered with
+#    clobber_abi("sysv64") (the effect of corosensei's `extern "sysv64"`), so the compiler
+#    saves the ones the switching function needs, once per function rather than per switch,
+#    and skips the rest. The inline asm pushes rbp and rbx (LLVM reserves them) and then its
+#    resume address, and jumps here; r12-r15 are declared clobbered too. This routine saves
+#    the TEB fields and the FP control state and publishes rsp. Together: the full set.
+#
+#  Frame table: a suspended context's stack, growing down; its saved stack pointer points at
+#  offset 0x00. rbp, rbx and rip are pushed by the inline asm (rip last, so the routine is
+#  entered exactly as if called: see SEH below), the rest by this routine.
+#  FRAME_SIZE = 9 slots of 8 bytes = 0x48.
+#
+#    offset  register
+#    0x00    mxcsr
+#    0x04    x87cw
+#    0x08    guaranteed_stack_bytes
+#    0x10    deallocation_stack
+#    0x18    stack_limit
+#    0x20    stack_base
+#    0x28    exception_list
+#    0x30    rip
+#    0x38    rbx
+#    0x40    rbp
+#
+#  The 2 bytes after x87cw and the 4 bytes after guaranteed_stack_bytes are padding, never
+#  read.
+#
+#  Initial frame of a fresh context (built by `init` in Rust), T = 16-byte aligned top:
+#
+#    T - 0x08  0                  fake return address of the trampoline (ends stack walks)
+#    T - 0x10  data               second argument of the entry function
+#    T - 0x18  0                  rbp slot: the zeroed frame pointer
+#    T - 0x20  entry              rbx slot: `extern "C" fn(usize, *mut u8) -> !` (win64)
+#    T - 0x28  trampoline         rip slot
+#    T - 0x30  -1                 ExceptionList: end of chain
+#    T - 0x38  stack top          StackBase    \
+#    T - 0x40  stack bottom       StackLimit    | of the green stack, from the stack layer
+#    T - 0x48  mapping base       DeallocationStack (crate::stack::teb_limits)
+#    T - 0x50  guarantee          GuaranteedStackBytes /
+#    T - 0x58  0x1f80 / 0x027f    mxcsr / x87cw: the Windows x64 initial values (the x87
+#                                 precision control is 53 bits on Windows, not 64)
+#
+#  Operands substituted by Rust (named in braces in the code): OFF_MXCSR, OFF_X87CW,
+#  MXCSR_CONTROL_MASK, TEB_EXCEPTION_LIST, TEB_STACK_BASE, TEB_STACK_LIMIT,
+#  TEB_DEALLOCATION_STACK, TEB_GUARANTEED_STACK_BYTES.
+#
+#  SEH unwind info (instead of DWARF CFI): every routine is a `.seh_proc`. The switch is
+#  entered with the resume address on top of the stack, like a call, and its prologue
+#  describes the 0x30 bytes it pushes, so RtlVirtualUnwind inside it finds the resume
+#  address (on either stack, since both frames have this layout). The 16 bytes of rbx/rbp
+#  the inline asm pushed first are invisible to the unwind info of the enclosing Rust
+#  function, as they are to its DWARF CFI on SysV: nothing ever unwinds through a switch.
+#  The trampoline ends the chain: its prologue pushes the zero rbp over the zero fake return
+#  address and sets rbp as frame pointer, so the unwinder's next return address is 0, where
+#  RtlVirtualUnwind-based walkers (std's backtrace, debuggers) stop; an `int3` follows the
+#  call (it also keeps the return address inside the function for the epilogue scan).
+
+    .pushsection .text,"xr"
+
+# ------------------------------------------------------------------------------------------
+#  greenthread_x86_64_ms_switch
+#
+#  At this point our register state contains:
+#    [rsp] = address the caller resumes at (the label after its jump), above it rbx and rbp
+#    rdi = *mut usize: where the caller's stack pointer is published
+#    rsi = stack pointer of the context to resume (a frame laid out as in the table)
+#    rdx = the value passed to the resumed context (left untouched)
+#  On leaving, in the resumed context:
+#    rdx = the value passed; rdi = the save slot of the context that switched to us
+#    rsp = the resumed context's stack pointing at its rbx slot; rcx, r8 clobbered
+# ------------------------------------------------------------------------------------------
+    .globl greenthread_x86_64_ms_switch
+    .def greenthread_x86_64_ms_switch
+    .scl 2
+    .type 32
+    .endef
+    .p2align 4
+greenthread_x86_64_ms_switch:
+    .seh_proc greenthread_x86_64_ms_switch
+    # The TEB fields, then the FP control slot: must match `SwitchFrame`.
+    push qword ptr gs:[{TEB_EXCEPTION_LIST}]
+    .seh_stackalloc 8
+    push qword ptr gs:[{TEB_STACK_BASE}]
+    .seh_stackalloc 8
+    push qword ptr gs:[{TEB_STACK_LIMIT}]
+    .seh_stackalloc 8
+    push qword ptr gs:[{TEB_DEALLOCATION_STACK}]
+    .seh_stackalloc 8
+    # GuaranteedStackBytes is 32 bits wide: never touch the 4 bytes after it.
+    mov ecx, dword ptr gs:[{TEB_GUARANTEED_STACK_BYTES}]
+    push rcx
+    .seh_stackalloc 8
+    lea rsp, [rsp - 8]
+    .seh_stackalloc 8
+    .seh_endprologue
+    stmxcsr [rsp + {OFF_MXCSR}]
+    fnstcw [rsp + {OFF_X87CW}]
+
+    mov [rdi], rsp
+    mov ecx, [rsp + {OFF_MXCSR}]
+    movzx r8d, word ptr [rsp + {OFF_X87CW}]
+    mov rsp, rsi
+
+    xor ecx, [rsp + {OFF_MXCSR}]
+    test ecx, {MXCSR_CONTROL_MASK}
+    jnz 2f
+    cmp r8w, word ptr [rsp + {OFF_X87CW}]
+    jne 2f
+1:
+    # Drop the FP slot, put the target's TEB fields back, go to its resume address.
+    lea rsp, [rsp + 8]
+    pop rcx
+    mov dword ptr gs:[{TEB_GUARANTEED_STACK_BYTES}], ecx
+    pop qword ptr gs:[{TEB_DEALLOCATION_STACK}]
+    pop qword ptr gs:[{TEB_STACK_LIMIT}]
+    pop qword ptr gs:[{TEB_STACK_BASE}]
+    pop qword ptr gs:[{TEB_EXCEPTION_LIST}]
+    pop rcx
+    jmp rcx
+2:
+    ldmxcsr [rsp + {OFF_MXCSR}]
+    fldcw [rsp + {OFF_X87CW}]
+    jmp 1b
+    .seh_endproc
+
+# ------------------------------------------------------------------------------------------
+#  greenthread_x86_64_ms_trampoline
+#
+#  First resume address of a fresh context; the switch has already loaded its TEB fields.
+#  At this point our register state contains:
+#    rdx = the value passed by the first switch
+#    rsp = T - 0x20, pointing at the initial frame's rbx slot (see the table)
+#  It pops entry, the zero frame pointer and data, which leaves rsp = T - 8 at the zero fake
+#  return address, as at a function entry; it then builds a standard frame (saved rbp 0,
+#  return address 0) and 32 bytes of home space, and calls entry(rcx = value, rdx = data),
+#  which never returns.
+# ------------------------------------------------------------------------------------------
+    .globl greenthread_x86_64_ms_trampoline
+    .def greenthread_x86_64_ms_trampoline
+    .scl 2
+    .type 32
+    .endef
+    .p2align 4
+greenthread_x86_64_ms_trampoline:
+    .seh_proc greenthread_x86_64_ms_trampoline
+    pop rbx
+    pop rbp
+    mov rcx, rdx
+    pop rdx
+    push rbp
+    .seh_pushreg rbp
+    sub rsp, 32
+    .seh_stackalloc 32
+    lea rbp, [rsp + 32]
+    .seh_setframe rbp, 32
+    .seh_endprologue
+    call rbx
+    # entry() never returns.
+    int3
+    .seh_endproc
+
+    .popsection
