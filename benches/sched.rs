@@ -5,7 +5,7 @@
 //! `benches/peers/benches/sched_peers.rs`.
 //!
 //! ```text
-//! cargo bench --bench sched -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p greenthread-peers --bench sched -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::cell::Cell;

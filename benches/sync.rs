@@ -6,7 +6,7 @@
 //! be read off one report.
 //!
 //! ```text
-//! cargo bench --bench sync -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p greenthread-peers --bench sync -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::cell::{Cell, RefCell};
