@@ -251,7 +251,7 @@ fn pool_capacity_is_honoured() {
     support::run_in_child("pool_capacity_is_honoured").assert_success();
 }
 
-/// 100,000 acquire/release cycles and 10,000 new/drop cycles leave no mapping behind, and a
+/// 100,000 acquire/release cycles and 100,000 new/drop cycles leave no mapping behind, and a
 /// dropped stack's range is really unmapped.
 #[cfg(target_os = "linux")]
 #[test]

@@ -16,11 +16,12 @@
 //!   | owner data (closure, |        | owner data             |       | owner data             |
 //!   |  header), 16-aligned |        | entry frame ...        |       | entry frame ...        |
 //!   | 0  fake return addr  |        | ... frames of the code |       | ... frames of the code |
-//!   | trampoline (rip)     |        |     that switched away |       |     now executing      |
-//!   | 0 rbp, 0 rbx         |        | rip = resume address   |       |         <- rsp (live)  |
-//!   | entry, data (r12/13) |        | rbp rbx r12-r15        |       |                        |
-//!   | 0 r14, 0 r15         |        | mxcsr/x87cw <- saved sp|       |                        |
-//!   | mxcsr/x87cw <- sp    |        |                        |       |                        |
+//!   | data                 |        |  that switched away    |       |     now executing      |
+//!   | 0 (rbp slot)         |        |  (r12-r15 spilled here |       |         <- rsp (live)  |
+//!   | entry (rbx slot)     |        |   by the compiler)     |       |                        |
+//!   | trampoline (rip)     |        | rbp, rbx               |       |                        |
+//!   | mxcsr/x87cw <- sp    |        | rip = resume address   |       |                        |
+//!   |                      |        | mxcsr/x87cw <- saved sp|       |                        |
 //!   |        (unused)      |        |        (unused)        |       |        (unused)        |
 //!   0x7f00_0000_1000 bottom         0x7f00_0000_1000 bottom          0x7f00_0000_1000 bottom
 //!   | guard page PROT_NONE |        | guard page PROT_NONE   |       | guard page PROT_NONE   |

@@ -1,6 +1,6 @@
 //! The Python-compatibility surface: which Python names greenthread implements, and where.
 //!
-//! - [`thread`](crate::thread) mirrors `_thread` (Python 3), `thread` (Python 2.x) and
+//! - [`thread`] mirrors `_thread` (Python 3), `thread` (Python 2.x) and
 //!   `gevent.thread`.
 //! - The crate root mirrors `eventlet.greenthread` ([`spawn`](crate::spawn),
 //!   [`GreenThread`](crate::GreenThread), ...).
