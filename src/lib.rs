@@ -3,37 +3,59 @@
 //! Cheap, cooperative, stackful green threads for Rust, without async/await, with an API a
 //! Python `_thread` / gevent / eventlet user recognises.
 //!
-//! This crate is being built bottom-up. Available now:
-//!
-//! - [`Coroutine`]: runs a closure on its own guarded stack; it can suspend back to whoever
-//!   resumed it, passing a value each way. The raw context switch under it is the one the rest
-//!   of the runtime uses.
-//! - [`stack`]: `mmap`'d stacks with a guard page, a 32 KiB minimum, a per-thread pool, and a
-//!   clear report when a green stack overflows.
+//! Each OS thread gets a *hub* on first use; its own stack becomes the main green thread.
+//! [`spawn`] schedules a green thread on its own guarded stack; it runs when the spawner
+//! reaches a switch point ([`sleep`], [`yield_now`], a lock wait, [`GreenThread::wait`]...),
+//! in FIFO order. Locks ([`sync`]) are `Send + Sync` and wake green threads of other OS
+//! threads through their hubs.
 //!
 //! ```
-//! use greenthread::{Coroutine, CoroutineResult, Yielder};
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use std::time::Duration;
 //!
-//! let mut co = Coroutine::new(|y: &Yielder<u32, u32>, first: u32| {
-//!     let mut total = first;
-//!     for _ in 0..3 {
-//!         total += y.suspend(total);
-//!     }
-//!     format!("total {total}")
-//! })
-//! .unwrap();
-//!
-//! assert_eq!(co.resume(1), CoroutineResult::Yield(1));
-//! assert_eq!(co.resume(10), CoroutineResult::Yield(11));
-//! assert_eq!(co.resume(100), CoroutineResult::Yield(111));
-//! assert_eq!(co.resume(1000), CoroutineResult::Return("total 1111".to_string()));
+//! let log = Rc::new(RefCell::new(Vec::new()));
+//! let workers: Vec<_> = (0..3)
+//!     .map(|i| {
+//!         let log = log.clone();
+//!         greenthread::spawn(move || {
+//!             log.borrow_mut().push(format!("worker {i} starts"));
+//!             greenthread::sleep(Duration::from_millis(10 * (3 - i)));
+//!             log.borrow_mut().push(format!("worker {i} done"));
+//!             i * 10
+//!         })
+//!     })
+//!     .collect();
+//! let results: Vec<u64> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+//! assert_eq!(results, [0, 10, 20]);
+//! assert_eq!(
+//!     *log.borrow(),
+//!     [
+//!         "worker 0 starts", "worker 1 starts", "worker 2 starts", // FIFO start
+//!         "worker 2 done", "worker 1 done", "worker 0 done",       // shortest sleep first
+//!     ]
+//! );
 //! ```
+//!
+//! | layer | items | Python counterpart |
+//! |---|---|---|
+//! | green threads | [`spawn`], [`spawn_n`], [`spawn_after`], [`spawn_after_local`], [`sleep`], [`yield_now`], [`kill`], [`getcurrent`], [`GreenThread`], [`Builder`] | `eventlet.greenthread` |
+//! | locks | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::DummySemaphore`], [`sync::RLock`] | `gevent.lock`, `_thread.LockType` |
+//! | the `_thread` module | [`thread`] | `_thread`, `thread` (2.x), `gevent.thread` |
+//! | raw layer | [`Coroutine`], [`context::raw`], [`stack`] | |
+//!
+//! [`facade::IMPLEMENTS`] maps every Python name to its Rust item; `docs/PYTHON_API.md` has
+//! the differences and a porting guide.
 //!
 //! ## Supported targets
 //!
-//! | target | backend | status |
+//! | target | backend | tested |
 //! |---|---|---|
-//! | x86_64 Linux (and other System V Unix) | `arch/x86_64_sysv_elf.s` | tested natively |
+//! | x86_64 Linux and other System V Unix | `arch/x86_64_sysv_elf.s` | natively |
+//! | aarch64 Linux | `arch/aarch64_aapcs_elf.s` | under qemu |
+//! | riscv64gc Linux (LP64D) | `arch/riscv64_lp64d_elf.s` | under qemu |
+//! | x86_64 Windows | `arch/x86_64_ms_pe.s` | under wine (windows-gnu) |
+//! | aarch64 and x86_64 macOS | `arch/*_macho.s` | compiled with full codegen |
 //!
 //! Other targets fail at build time with a message naming the supported ones.
 
