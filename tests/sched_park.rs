@@ -253,6 +253,13 @@ fn kill_racing_a_cross_thread_wake_loses_nothing() {
     // A parked green thread is killed while an OS thread wakes it. Either the park was won
     // by the wake (park returns Woken; the kill is raised at the next switch point) or by
     // the kill (park returns Interrupted; the wake returns false). Never both, never none.
+    //
+    // The waker reaches the OS thread only once the victim is parked. Handing it over
+    // before the park would let the wake win before the kill was even issued: the victim
+    // then runs to completion (`park` returns at once, "no lost wake-ups") before main
+    // gets back to `kill`, which is a no-op on a finished thread, and there is no race
+    // with the kill left to check (that case is
+    // `a_cross_thread_wake_before_the_park_lets_the_green_thread_finish_before_a_later_kill`).
     for round in 0..50 {
         let (tx, rx) = std::sync::mpsc::channel::<Waker>();
         let os = std::thread::spawn(move || {
@@ -264,22 +271,96 @@ fn kill_racing_a_cross_thread_wake_loses_nothing() {
         });
         let outcome = Rc::new(Cell::new(None));
         let o = Rc::clone(&outcome);
+        let waker = Rc::new(Cell::new(None));
+        let wk = Rc::clone(&waker);
         let victim = greenthread::spawn(move || {
             let p = Parker::new();
-            tx.send(p.waker()).unwrap();
+            wk.set(Some(p.waker()));
             let r = p.park(W, None, true);
             o.set(Some(matches!(r, Ok(Wakeup::Woken))));
             check_interrupt();
         });
         greenthread::yield_now();
+        // Nobody else has a waker yet, so the victim is parked and its park still open.
+        let w = waker.take().expect("the victim ran up to its park");
+        assert!(w.can_wake(), "round {round}: the victim is parked");
+        assert!(!victim.is_finished());
+        tx.send(w).unwrap();
         if round % 3 == 0 {
             std::thread::sleep(Duration::from_micros(50));
         }
         victim.kill();
-        assert!(victim.wait().unwrap_err().exit().unwrap().is_killed());
+        assert!(
+            victim.wait().unwrap_err().exit().unwrap().is_killed(),
+            "round {round}"
+        );
         let wake_won = os.join().unwrap();
         assert_eq!(outcome.get(), Some(wake_won), "round {round}");
     }
+}
+
+#[test]
+fn a_cross_thread_wake_that_won_before_the_kill_is_woken_then_killed() {
+    // The wake wins the park and sits in the inbox (the hub has not switched since), then
+    // the kill comes: park reports Woken, and the kill is raised at the next switch point.
+    let outcome = Rc::new(Cell::new(None));
+    let o = Rc::clone(&outcome);
+    let waker = Rc::new(Cell::new(None));
+    let wk = Rc::clone(&waker);
+    let victim = greenthread::spawn(move || {
+        let p = Parker::new();
+        wk.set(Some(p.waker()));
+        let r = p.park(W, None, true);
+        o.set(Some(matches!(r, Ok(Wakeup::Woken))));
+        check_interrupt();
+        unreachable!("the kill is raised by check_interrupt");
+    });
+    greenthread::yield_now();
+    let w: Waker = waker.take().unwrap();
+    assert!(std::thread::spawn(move || w.wake()).join().unwrap());
+    victim.kill();
+    assert!(victim.wait().unwrap_err().exit().unwrap().is_killed());
+    assert_eq!(outcome.get(), Some(true));
+}
+
+#[test]
+fn a_kill_that_won_the_park_makes_a_cross_thread_wake_report_false() {
+    let outcome = Rc::new(Cell::new(None));
+    let o = Rc::clone(&outcome);
+    let waker = Rc::new(Cell::new(None));
+    let wk = Rc::clone(&waker);
+    let victim = greenthread::spawn(move || {
+        let p = Parker::new();
+        wk.set(Some(p.waker()));
+        let r = p.park(W, None, true);
+        o.set(Some(matches!(r, Err(ParkError::Interrupted))));
+        check_interrupt();
+    });
+    greenthread::yield_now();
+    let w: Waker = waker.take().unwrap();
+    victim.kill();
+    assert!(victim.wait().unwrap_err().exit().unwrap().is_killed());
+    assert_eq!(outcome.get(), Some(true));
+    assert!(!std::thread::spawn(move || w.wake()).join().unwrap());
+}
+
+#[test]
+fn a_cross_thread_wake_before_the_park_lets_the_green_thread_finish_before_a_later_kill() {
+    // What the race test above must rule out: the wake wins before `park`, so `park`
+    // returns at once and the green thread runs to completion in the same turn; a kill
+    // issued afterwards finds it finished and does nothing.
+    let victim = greenthread::spawn(|| {
+        let p = Parker::new();
+        let w = p.waker();
+        assert!(std::thread::spawn(move || w.wake()).join().unwrap());
+        assert_eq!(p.park(W, None, true).unwrap(), Wakeup::Woken);
+        check_interrupt(); // nothing pending
+        7
+    });
+    greenthread::yield_now();
+    assert!(victim.is_finished());
+    victim.kill();
+    assert_eq!(*victim.wait().unwrap(), 7);
 }
 
 #[test]

@@ -46,23 +46,6 @@ use crate::stack::{self, Stack};
 /// Whether this build can unwind (kill needs it for a green thread that has started).
 pub(crate) const CAN_UNWIND: bool = cfg!(panic = "unwind");
 
-#[cfg(test)]
-std::thread_local! {
-    /// Unit tests set this to exercise the `panic = "abort"` decisions in an unwinding
-    /// build (the test harness needs unwinding).
-    pub(crate) static PRETEND_ABORT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// [`CAN_UNWIND`], unless a unit test pretends to be built with `panic = "abort"`.
-#[inline]
-fn can_unwind() -> bool {
-    #[cfg(test)]
-    if PRETEND_ABORT.with(Cell::get) {
-        return false;
-    }
-    CAN_UNWIND
-}
-
 /// The scheduler ticks (drains the inbox, fires due timers) at least every this many
 /// switches, and whenever the run queue runs dry: see [`Hub::next_ready`].
 pub(crate) const TICK_MIN: usize = 16;
@@ -169,6 +152,14 @@ pub(crate) struct Hub {
     /// Second buffer for the inbox's wakes (swapped, so draining does not allocate).
     spare: RefCell<Vec<(u32, u64)>>,
     thread_name: Option<String>,
+    /// Unit tests set this to exercise the `panic = "abort"` decisions in an unwinding
+    /// build (the test harness needs unwinding); see [`Hub::can_unwind`]. A field of the
+    /// hub, not a thread-local: teardown reads it from a thread-local destructor, and
+    /// where thread-locals are OS TLS keys (`x86_64-pc-windows-gnu`, even `const` ones),
+    /// the flag's own destructor may have run first, after which reading it silently
+    /// re-initialises it to `false`.
+    #[cfg(test)]
+    pub(crate) pretend_abort: Cell<bool>,
 }
 
 impl Hub {
@@ -214,6 +205,8 @@ impl Hub {
             interrupt: RefCell::new(None),
             spare: RefCell::new(Vec::new()),
             thread_name,
+            #[cfg(test)]
+            pretend_abort: Cell::new(false),
         });
         let slot = hub.slab_insert(main);
         debug_assert_eq!(slot, 0);
@@ -1128,6 +1121,17 @@ impl Hub {
         true
     }
 
+    /// [`CAN_UNWIND`], unless a unit test pretends this hub was built with
+    /// `panic = "abort"` ([`pretend_abort`](Self::pretend_abort)).
+    #[inline]
+    fn can_unwind(&self) -> bool {
+        #[cfg(test)]
+        if self.pretend_abort.get() {
+            return false;
+        }
+        CAN_UNWIND
+    }
+
     /// `kill` (or `cancel`) of `v`, a green thread of this hub. Returns whether it was
     /// killed or cancelled now.
     pub(crate) fn kill(&self, v: &Green, cancel: bool) -> Result<bool, KillError> {
@@ -1138,7 +1142,7 @@ impl Hub {
             if cancel || (v.has(flag::EXITING) && !self.shutting_down.get()) {
                 return Ok(false);
             }
-            if !can_unwind() {
+            if !self.can_unwind() {
                 return Err(KillError::CannotUnwind);
             }
             v.pending.set(v.pending.get() | pending::KILL);
@@ -1261,7 +1265,7 @@ impl Hub {
         // thread-local destructor, and a panic there aborts.
         self.main_green().pending.set(0);
         drop(self.interrupt.borrow_mut().take());
-        let can_unwind = can_unwind() && !std::thread::panicking();
+        let can_unwind = self.can_unwind() && !std::thread::panicking();
         // Everything not started never will; everything started unwinds at its next
         // switch point (including ready ones that run before the main green thread
         // comes back).

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use super::green::{BLOCK_SIZE, GPtr, Green, GreenBox, State};
-use super::hub::PRETEND_ABORT;
 use super::park::Words;
 use super::runqueue::List;
 use super::timer::{COMPACT_MIN, TimerHeap, TimerKind};
@@ -169,10 +168,19 @@ fn block_cache_reuses_memory() {
     b.join().unwrap();
 }
 
-/// Runs `f` on a fresh OS thread that pretends to be built with `panic = "abort"`.
+/// Runs `f` on a fresh OS thread whose hub pretends to be built with `panic = "abort"`,
+/// from its creation until its teardown at thread exit (a thread-local destructor).
+///
+/// The flag is a field of that hub (`Hub::pretend_abort`), not a thread-local of its own:
+/// where thread-locals are OS TLS keys (Windows GNU), their destructors run in the order
+/// the keys were first used anywhere in the process, so a flag key could be destroyed,
+/// and read back as `false`, before the hub's teardown asks for it.
 fn pretending_abort<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
     std::thread::spawn(move || {
-        PRETEND_ABORT.with(|p| p.set(true));
+        current::hub()
+            .expect("a fresh thread gets a hub")
+            .pretend_abort
+            .set(true);
         f()
     })
     .join()
