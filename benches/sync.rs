@@ -9,15 +9,16 @@
 //! cargo bench -p greenthread-peers --bench sync -- --warm-up-time 1 --measurement-time 3
 //! ```
 
-use std::cell::{Cell, RefCell};
 use std::hint::black_box;
-use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use greenthread::sched::{Parker, WaitOn, Waker};
+
+#[path = "workloads/sync.rs"]
+mod workloads;
 use greenthread::sync::{BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore};
+use workloads::{lock_ping_pong, parker_ping_pong, semaphore_ping_pong};
 
 /// One iteration = one acquire + one release, no contention, on the main green thread.
 fn uncontended(c: &mut Criterion) {
@@ -76,89 +77,6 @@ fn uncontended(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// One iteration = one round trip: A hands a permit to B, B hands one back (two hand-offs,
-/// two parks, two switches). Both semaphores start at 0.
-fn semaphore_ping_pong(iters: u64) -> Duration {
-    let ping = Rc::new(Semaphore::new(0));
-    let pong = Rc::new(Semaphore::new(0));
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let a = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.release().unwrap();
-            q.acquire();
-        }
-    });
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let z = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.acquire();
-            q.release().unwrap();
-        }
-    });
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
-}
-
-/// As [`semaphore_ping_pong`] with two `Lock`s that start held (a `Lock` has no owner, so
-/// either side may release it).
-fn lock_ping_pong(iters: u64) -> Duration {
-    let ping = Rc::new(Lock::new());
-    let pong = Rc::new(Lock::new());
-    ping.acquire();
-    pong.acquire();
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let a = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.release().unwrap();
-            q.acquire();
-        }
-    });
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let z = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.acquire();
-            q.release().unwrap();
-        }
-    });
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
-}
-
-/// The hub's own floor: the same round trip with a bare `Parker`/`Waker` and a turn flag
-/// (no lock at all). What a lock adds is the difference.
-fn parker_ping_pong(iters: u64) -> Duration {
-    let turn = Rc::new(Cell::new(0u8));
-    let slots: Rc<[RefCell<Option<Waker>>; 2]> = Rc::new([RefCell::new(None), RefCell::new(None)]);
-    let side = |me: u8| {
-        let (turn, slots) = (Rc::clone(&turn), Rc::clone(&slots));
-        greenthread::spawn(move || {
-            let other = 1 - me;
-            for _ in 0..iters {
-                while turn.get() != me {
-                    let p = Parker::new();
-                    *slots[me as usize].borrow_mut() = Some(p.waker());
-                    p.park(WaitOn::Other("turn"), None, false).unwrap();
-                }
-                turn.set(other);
-                let w = slots[other as usize].borrow_mut().take();
-                if let Some(w) = w {
-                    w.wake();
-                }
-            }
-        })
-    };
-    let a = side(0);
-    let z = side(1);
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
 }
 
 fn ping_pong(c: &mut Criterion) {

@@ -17,12 +17,16 @@
 //! ```
 
 use std::hint::black_box;
-use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex, Once};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+// The greenthread hand-off workloads are the ones benches/sync.rs times.
+#[path = "../../workloads/sync.rs"]
+mod workloads;
 use greenthread::sync::{Lock, Semaphore};
+use workloads::{lock_ping_pong, parker_ping_pong, semaphore_ping_pong};
 
 fn uncontended(c: &mut Criterion) {
     let mut group = c.benchmark_group("uncontended");
@@ -77,97 +81,15 @@ fn on_may<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         .expect("may coroutine")
 }
 
-fn greenthread_semaphore(iters: u64) -> Duration {
-    let ping = Rc::new(Semaphore::new(0));
-    let pong = Rc::new(Semaphore::new(0));
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let a = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.release().unwrap();
-            q.acquire();
-        }
-    });
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let z = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.acquire();
-            q.release().unwrap();
-        }
-    });
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
-}
-
-fn greenthread_lock(iters: u64) -> Duration {
-    let ping = Rc::new(Lock::new());
-    let pong = Rc::new(Lock::new());
-    ping.acquire();
-    pong.acquire();
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let a = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.release().unwrap();
-            q.acquire();
-        }
-    });
-    let (p, q) = (Rc::clone(&ping), Rc::clone(&pong));
-    let z = greenthread::spawn(move || {
-        for _ in 0..iters {
-            p.acquire();
-            q.release().unwrap();
-        }
-    });
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
-}
-
-/// The hub's own floor: the same round trip with a bare `Parker`/`Waker` and a turn flag,
-/// no lock at all (what any lock built on the hub's park/wake pays).
-fn greenthread_parker_floor(iters: u64) -> Duration {
-    use greenthread::sched::{Parker, WaitOn, Waker};
-    use std::cell::{Cell, RefCell};
-
-    let turn = Rc::new(Cell::new(0u8));
-    let slots: Rc<[RefCell<Option<Waker>>; 2]> = Rc::new([RefCell::new(None), RefCell::new(None)]);
-    let side = |me: u8| {
-        let (turn, slots) = (Rc::clone(&turn), Rc::clone(&slots));
-        greenthread::spawn(move || {
-            let other = 1 - me;
-            for _ in 0..iters {
-                while turn.get() != me {
-                    let p = Parker::new();
-                    *slots[me as usize].borrow_mut() = Some(p.waker());
-                    p.park(WaitOn::Other("turn"), None, false).unwrap();
-                }
-                turn.set(other);
-                let w = slots[other as usize].borrow_mut().take();
-                if let Some(w) = w {
-                    w.wake();
-                }
-            }
-        })
-    };
-    let a = side(0);
-    let z = side(1);
-    let t = Instant::now();
-    a.join().unwrap();
-    z.join().unwrap();
-    t.elapsed()
-}
-
 fn ping_pong(c: &mut Criterion) {
     let mut group = c.benchmark_group("ping_pong");
     group.bench_function("greenthread_hub_parker_floor", |b| {
-        b.iter_custom(greenthread_parker_floor)
+        b.iter_custom(parker_ping_pong)
     });
     group.bench_function("greenthread_Semaphore", |b| {
-        b.iter_custom(greenthread_semaphore)
+        b.iter_custom(semaphore_ping_pong)
     });
-    group.bench_function("greenthread_Lock", |b| b.iter_custom(greenthread_lock));
+    group.bench_function("greenthread_Lock", |b| b.iter_custom(lock_ping_pong));
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
