@@ -10,15 +10,15 @@
 //! ```
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "workloads/sync.rs"]
 mod workloads;
 use greenthread::sync::{BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore};
-use workloads::{lock_ping_pong, parker_ping_pong, semaphore_ping_pong};
+use workloads::{
+    cross_thread_semaphore_ping_pong, lock_ping_pong, parker_ping_pong, semaphore_ping_pong,
+};
 
 /// One iteration = one acquire + one release, no contention, on the main green thread.
 fn uncontended(c: &mut Criterion) {
@@ -91,25 +91,7 @@ fn ping_pong(c: &mut Criterion) {
 /// two `Semaphore`s (each side's hub blocks its OS thread while it waits).
 fn cross_thread(c: &mut Criterion) {
     c.bench_function("sync/cross_thread_round_trip/Semaphore", |b| {
-        b.iter_custom(|iters| {
-            let ping = Arc::new(Semaphore::new(0));
-            let pong = Arc::new(Semaphore::new(0));
-            let (p, q) = (Arc::clone(&ping), Arc::clone(&pong));
-            let other = std::thread::spawn(move || {
-                for _ in 0..iters {
-                    p.acquire();
-                    q.release().unwrap();
-                }
-            });
-            let t = Instant::now();
-            for _ in 0..iters {
-                ping.release().unwrap();
-                pong.acquire();
-            }
-            let elapsed = t.elapsed();
-            other.join().unwrap();
-            elapsed
-        })
+        b.iter_custom(cross_thread_semaphore_ping_pong)
     });
 }
 

@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use greenthread::sched::{Parker, WaitOn, Waker};
@@ -99,4 +100,26 @@ pub fn parker_ping_pong(iters: u64) -> Duration {
     a.join().unwrap();
     z.join().unwrap();
     t.elapsed()
+}
+
+/// One iteration = one round trip between the main green threads of two OS threads through
+/// two `Semaphore`s (each side's hub blocks its OS thread while it waits).
+pub fn cross_thread_semaphore_ping_pong(iters: u64) -> Duration {
+    let ping = Arc::new(Semaphore::new(0));
+    let pong = Arc::new(Semaphore::new(0));
+    let (p, q) = (Arc::clone(&ping), Arc::clone(&pong));
+    let other = std::thread::spawn(move || {
+        for _ in 0..iters {
+            p.acquire();
+            q.release().unwrap();
+        }
+    });
+    let t = Instant::now();
+    for _ in 0..iters {
+        ping.release().unwrap();
+        pong.acquire();
+    }
+    let elapsed = t.elapsed();
+    other.join().unwrap();
+    elapsed
 }

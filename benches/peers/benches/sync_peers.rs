@@ -26,7 +26,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[path = "../../workloads/sync.rs"]
 mod workloads;
 use greenthread::sync::{Lock, Semaphore};
-use workloads::{lock_ping_pong, parker_ping_pong, semaphore_ping_pong};
+use workloads::{
+    cross_thread_semaphore_ping_pong, lock_ping_pong, parker_ping_pong, semaphore_ping_pong,
+};
 
 fn uncontended(c: &mut Criterion) {
     let mut group = c.benchmark_group("uncontended");
@@ -185,25 +187,7 @@ impl CondSem {
 fn cross_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("cross_thread");
     group.bench_function("greenthread_Semaphore", |b| {
-        b.iter_custom(|iters| {
-            let ping = Arc::new(Semaphore::new(0));
-            let pong = Arc::new(Semaphore::new(0));
-            let (p, q) = (Arc::clone(&ping), Arc::clone(&pong));
-            let other = std::thread::spawn(move || {
-                for _ in 0..iters {
-                    p.acquire();
-                    q.release().unwrap();
-                }
-            });
-            let t = Instant::now();
-            for _ in 0..iters {
-                ping.release().unwrap();
-                pong.acquire();
-            }
-            let elapsed = t.elapsed();
-            other.join().unwrap();
-            elapsed
-        })
+        b.iter_custom(cross_thread_semaphore_ping_pong)
     });
     group.bench_function("std_Mutex_Condvar", |b| {
         b.iter_custom(|iters| {
