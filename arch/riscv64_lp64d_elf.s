@@ -78,6 +78,12 @@
 #  previous s0 at s0-16) for frame-pointer walkers; `unimp` traps after the call.
 
     .pushsection .text.greenthread_riscv64,"ax",%progbits
+    # The ISA this file needs, stated here rather than inherited: `frrm`/`fsrm` need F, and
+    # rustc assembles global_asm! with the codegen unit's features, which need not include
+    # them (a release build rejected `frrm` without this). `.option pop` below restores the
+    # assembler's state (r[asm.directives.stateful]).
+    .option push
+    .option arch, +d
 
 # ------------------------------------------------------------------------------------------
 #  greenthread_riscv64_switch
@@ -158,6 +164,7 @@ greenthread_riscv64_trampoline:
     .cfi_endproc
     .size greenthread_riscv64_trampoline, . - greenthread_riscv64_trampoline
 
+    .option pop
     .popsection
     .pushsection .note.GNU-stack,"",%progbits
     .popsection

@@ -26,17 +26,17 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
         asm!(
             "sub sp, sp, #32",
             "stp x29, x19, [sp]",
-            "str {out}, [sp, #16]",
-            "ldp x19, x20, [{vals}]",
-            "ldp x21, x22, [{vals}, #16]",
-            "ldp x23, x24, [{vals}, #32]",
-            "ldp x25, x26, [{vals}, #48]",
-            "ldp x27, x28, [{vals}, #64]",
-            "ldr x29, [{vals}, #80]",
-            "ldp d8, d9, [{vals}, #88]",
-            "ldp d10, d11, [{vals}, #104]",
-            "ldp d12, d13, [{vals}, #120]",
-            "ldp d14, d15, [{vals}, #136]",
+            "str x11, [sp, #16]",
+            "ldp x19, x20, [x10]",
+            "ldp x21, x22, [x10, #16]",
+            "ldp x23, x24, [x10, #32]",
+            "ldp x25, x26, [x10, #48]",
+            "ldp x27, x28, [x10, #64]",
+            "ldr x29, [x10, #80]",
+            "ldp d8, d9, [x10, #88]",
+            "ldp d10, d11, [x10, #104]",
+            "ldp d12, d13, [x10, #120]",
+            "ldp d14, d15, [x10, #136]",
             "bl {call}",
             "ldr x9, [sp, #16]",
             "stp x19, x20, [x9]",
@@ -51,8 +51,10 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "stp d14, d15, [x9, #136]",
             "ldp x29, x19, [sp]",
             "add sp, sp, #32",
-            vals = in(reg) values.as_ptr(),
-            out = in(reg) out.as_mut_ptr(),
+            // Pinned: `in(reg)` may put an input in a register this helper loads first
+            // (release builds chose rbx), and the next load would read through garbage.
+            in("x10") values.as_ptr(),
+            in("x11") out.as_mut_ptr(),
             call = sym call_closure::<F>,
             in("x0") &mut f as *mut F,
             out("x20") _,
@@ -117,13 +119,15 @@ pub fn restore_fp_control(saved: u64) {
     write_fpcr(saved);
 }
 
+// The probes below read the rounding mode, which the compiler cannot see: they must not be
+// `pure`, or a release build computes one probe once and reuses it across a switch.
 const TINY: f64 = f64::from_bits(0x3c30_0000_0000_0000); // 2^-60
 
 pub fn probe_add() -> f64 {
     let r: f64;
     // SAFETY: pure FP arithmetic on registers.
     unsafe {
-        asm!("fadd {a:d}, {a:d}, {b:d}", a = inout(vreg) 1.0f64 => r, b = in(vreg) TINY, options(pure, nomem, nostack))
+        asm!("fadd {a:d}, {a:d}, {b:d}", a = inout(vreg) 1.0f64 => r, b = in(vreg) TINY, options(nomem, nostack))
     };
     r
 }
@@ -132,7 +136,7 @@ pub fn probe_sub() -> f64 {
     let r: f64;
     // SAFETY: pure FP arithmetic on registers.
     unsafe {
-        asm!("fsub {a:d}, {a:d}, {b:d}", a = inout(vreg) 1.0f64 => r, b = in(vreg) TINY, options(pure, nomem, nostack))
+        asm!("fsub {a:d}, {a:d}, {b:d}", a = inout(vreg) 1.0f64 => r, b = in(vreg) TINY, options(nomem, nostack))
     };
     r
 }

@@ -26,31 +26,31 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "addi sp, sp, -32",
             "sd s0, 0(sp)",
             "sd s1, 8(sp)",
-            "sd {out}, 16(sp)",
-            "ld s0, 0({vals})",
-            "ld s1, 8({vals})",
-            "ld s2, 16({vals})",
-            "ld s3, 24({vals})",
-            "ld s4, 32({vals})",
-            "ld s5, 40({vals})",
-            "ld s6, 48({vals})",
-            "ld s7, 56({vals})",
-            "ld s8, 64({vals})",
-            "ld s9, 72({vals})",
-            "ld s10, 80({vals})",
-            "ld s11, 88({vals})",
-            "fld fs0, 96({vals})",
-            "fld fs1, 104({vals})",
-            "fld fs2, 112({vals})",
-            "fld fs3, 120({vals})",
-            "fld fs4, 128({vals})",
-            "fld fs5, 136({vals})",
-            "fld fs6, 144({vals})",
-            "fld fs7, 152({vals})",
-            "fld fs8, 160({vals})",
-            "fld fs9, 168({vals})",
-            "fld fs10, 176({vals})",
-            "fld fs11, 184({vals})",
+            "sd t4, 16(sp)",
+            "ld s0, 0(t3)",
+            "ld s1, 8(t3)",
+            "ld s2, 16(t3)",
+            "ld s3, 24(t3)",
+            "ld s4, 32(t3)",
+            "ld s5, 40(t3)",
+            "ld s6, 48(t3)",
+            "ld s7, 56(t3)",
+            "ld s8, 64(t3)",
+            "ld s9, 72(t3)",
+            "ld s10, 80(t3)",
+            "ld s11, 88(t3)",
+            "fld fs0, 96(t3)",
+            "fld fs1, 104(t3)",
+            "fld fs2, 112(t3)",
+            "fld fs3, 120(t3)",
+            "fld fs4, 128(t3)",
+            "fld fs5, 136(t3)",
+            "fld fs6, 144(t3)",
+            "fld fs7, 152(t3)",
+            "fld fs8, 160(t3)",
+            "fld fs9, 168(t3)",
+            "fld fs10, 176(t3)",
+            "fld fs11, 184(t3)",
             "call {call}",
             "ld t0, 16(sp)",
             "sd s0, 0(t0)",
@@ -80,8 +80,10 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "ld s0, 0(sp)",
             "ld s1, 8(sp)",
             "addi sp, sp, 32",
-            vals = in(reg) values.as_ptr(),
-            out = in(reg) out.as_mut_ptr(),
+            // Pinned: `in(reg)` may put an input in a register this helper loads first
+            // (release builds chose rbx), and the next load would read through garbage.
+            in("t3") values.as_ptr(),
+            in("t4") out.as_mut_ptr(),
             call = sym call_closure::<F>,
             in("a0") &mut f as *mut F,
             out("s2") _,
@@ -148,13 +150,15 @@ pub fn restore_fp_control(saved: u64) {
     write_frm(saved);
 }
 
+// The probes below read the rounding mode, which the compiler cannot see: they must not be
+// `pure`, or a release build computes one probe once and reuses it across a switch.
 const TINY: f64 = f64::from_bits(0x3c30_0000_0000_0000); // 2^-60
 
 pub fn probe_add() -> f64 {
     let r: f64;
     // SAFETY: pure FP arithmetic on registers, with the dynamic rounding mode.
     unsafe {
-        asm!("fadd.d {a}, {a}, {b}", a = inout(freg) 1.0f64 => r, b = in(freg) TINY, options(pure, nomem, nostack))
+        asm!("fadd.d {a}, {a}, {b}", a = inout(freg) 1.0f64 => r, b = in(freg) TINY, options(nomem, nostack))
     };
     r
 }
@@ -163,7 +167,7 @@ pub fn probe_sub() -> f64 {
     let r: f64;
     // SAFETY: pure FP arithmetic on registers, with the dynamic rounding mode.
     unsafe {
-        asm!("fsub.d {a}, {a}, {b}", a = inout(freg) 1.0f64 => r, b = in(freg) TINY, options(pure, nomem, nostack))
+        asm!("fsub.d {a}, {a}, {b}", a = inout(freg) 1.0f64 => r, b = in(freg) TINY, options(nomem, nostack))
     };
     r
 }

@@ -35,27 +35,27 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "mov rax, rsp",
             "and rsp, -16",
             "push rax",
-            "push {out}",
+            "push r11",
             "push rbx",
             "push rbp",
-            "mov rbx, [{vals}]",
-            "mov rbp, [{vals} + 8]",
-            "mov r12, [{vals} + 16]",
-            "mov r13, [{vals} + 24]",
-            "mov r14, [{vals} + 32]",
-            "mov r15, [{vals} + 40]",
-            "mov rdi, [{vals} + 48]",
-            "mov rsi, [{vals} + 56]",
-            "movdqu xmm6, [{vals} + 64]",
-            "movdqu xmm7, [{vals} + 80]",
-            "movdqu xmm8, [{vals} + 96]",
-            "movdqu xmm9, [{vals} + 112]",
-            "movdqu xmm10, [{vals} + 128]",
-            "movdqu xmm11, [{vals} + 144]",
-            "movdqu xmm12, [{vals} + 160]",
-            "movdqu xmm13, [{vals} + 176]",
-            "movdqu xmm14, [{vals} + 192]",
-            "movdqu xmm15, [{vals} + 208]",
+            "mov rbx, [r10]",
+            "mov rbp, [r10 + 8]",
+            "mov r12, [r10 + 16]",
+            "mov r13, [r10 + 24]",
+            "mov r14, [r10 + 32]",
+            "mov r15, [r10 + 40]",
+            "mov rdi, [r10 + 48]",
+            "mov rsi, [r10 + 56]",
+            "movdqu xmm6, [r10 + 64]",
+            "movdqu xmm7, [r10 + 80]",
+            "movdqu xmm8, [r10 + 96]",
+            "movdqu xmm9, [r10 + 112]",
+            "movdqu xmm10, [r10 + 128]",
+            "movdqu xmm11, [r10 + 144]",
+            "movdqu xmm12, [r10 + 160]",
+            "movdqu xmm13, [r10 + 176]",
+            "movdqu xmm14, [r10 + 192]",
+            "movdqu xmm15, [r10 + 208]",
             "sub rsp, 32",
             "call {call}",
             "add rsp, 32",
@@ -82,8 +82,10 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "pop rbx",
             "add rsp, 8",
             "pop rsp",
-            vals = in(reg) values.as_ptr(),
-            out = in(reg) out.as_mut_ptr(),
+            // Pinned: `in(reg)` may put an input in a register this helper loads first
+            // (release builds chose rbx), and the next load would read through garbage.
+            in("r10") values.as_ptr(),
+            in("r11") out.as_mut_ptr(),
             call = sym call_closure::<F>,
             in("rcx") &mut f as *mut F,
             out("rax") _,
@@ -121,15 +123,15 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "mov rax, rsp",
             "and rsp, -16",
             "push rax",
-            "push {out}",
+            "push r11",
             "push rbx",
             "push rbp",
-            "mov rbx, [{vals}]",
-            "mov rbp, [{vals} + 8]",
-            "mov r12, [{vals} + 16]",
-            "mov r13, [{vals} + 24]",
-            "mov r14, [{vals} + 32]",
-            "mov r15, [{vals} + 40]",
+            "mov rbx, [r10]",
+            "mov rbp, [r10 + 8]",
+            "mov r12, [r10 + 16]",
+            "mov r13, [r10 + 24]",
+            "mov r14, [r10 + 32]",
+            "mov r15, [r10 + 40]",
             "call {call}",
             "mov rax, [rsp + 16]",
             "mov [rax], rbx",
@@ -142,8 +144,10 @@ pub fn with_registers_set<F: FnMut()>(values: &Pattern, mut f: F) -> Pattern {
             "pop rbx",
             "add rsp, 8",
             "pop rsp",
-            vals = in(reg) values.as_ptr(),
-            out = in(reg) out.as_mut_ptr(),
+            // Pinned: `in(reg)` may put an input in a register this helper loads first
+            // (release builds chose rbx), and the next load would read through garbage.
+            in("r10") values.as_ptr(),
+            in("r11") out.as_mut_ptr(),
             call = sym call_closure::<F>,
             in("rdi") &mut f as *mut F,
             out("rax") _,
@@ -199,13 +203,15 @@ pub fn restore_fp_control(saved: u64) {
     write_raw(saved as u32, (saved >> 32) as u16);
 }
 
+// The probes below read the rounding mode, which the compiler cannot see: they must not be
+// `pure`, or a release build computes one probe once and reuses it across a switch.
 const TINY: f64 = f64::from_bits(0x3c30_0000_0000_0000); // 2^-60
 
 pub fn probe_add() -> f64 {
     let r: f64;
     // SAFETY: pure SSE arithmetic on registers.
     unsafe {
-        asm!("addsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(pure, nomem, nostack))
+        asm!("addsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(nomem, nostack))
     };
     r
 }
@@ -214,7 +220,7 @@ pub fn probe_sub() -> f64 {
     let r: f64;
     // SAFETY: pure SSE arithmetic on registers.
     unsafe {
-        asm!("subsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(pure, nomem, nostack))
+        asm!("subsd {a}, {b}", a = inout(xmm_reg) 1.0f64 => r, b = in(xmm_reg) TINY, options(nomem, nostack))
     };
     r
 }
