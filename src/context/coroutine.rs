@@ -151,10 +151,22 @@ pub struct Yielder<Input, Yield> {
     _marker: YielderMarker<Input, Yield>,
 }
 
-/// Variance and auto-trait marker: `!Send` and `!Sync` through the raw pointer, and `T`
-/// for the value types' variance.
-type CoroutineMarker<I, Y, R> = PhantomData<(*mut (), fn(I) -> (Y, R))>;
-type YielderMarker<I, Y> = PhantomData<(*mut (), fn(Y) -> I)>;
+/// Variance and auto-trait marker: `!Send` and `!Sync`, and **invariant** in every value
+/// type that crosses a switch.
+///
+/// The variance rule: a value crosses a switch in both directions over the life of a
+/// coroutine (an `Input` is handed in by `resume` and may be kept by the closure across
+/// later `suspend`s; a `Yield` or `Return` is produced on one side and consumed on the
+/// other), so neither side may see the type at a lifetime the other side did not agree to.
+/// Covariance in `Input` would let a `Coroutine<&'static T, ..>` be used as a
+/// `Coroutine<&'short T, ..>`; contravariance (the old `fn(I)` marker) let a coroutine built
+/// for `&'short T` be used as one for `&'static T`, so a closure that kept its first input
+/// across a `suspend` read freed memory on the next `resume`. `*mut` makes all three
+/// invariant and, because the drop glue may touch values of these types (a forced unwind
+/// drops the closure's locals), dropck requires them to outlive the coroutine.
+type CoroutineMarker<I, Y, R> = PhantomData<*mut (I, Y, R)>;
+/// As [`CoroutineMarker`]: `Yielder` is invariant in `Input` and `Yield`.
+type YielderMarker<I, Y> = PhantomData<*mut (I, Y)>;
 
 /// A closure larger than this is boxed rather than placed on the coroutine's stack.
 const MAX_INLINE_CLOSURE: usize = 1024;
