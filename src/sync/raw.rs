@@ -56,7 +56,9 @@ use std::time::Instant;
 use crate::sched::{ParkError, Parker, WaitOn, Wakeup, check_interrupt};
 
 use super::links::{self, Link, LinkId, Linkable};
-use super::waitqueue::{Kind, QLOCK, QueueGuard, WaitQueue, assert_unlocked, os_thread, spin};
+use super::waitqueue::{
+    Kind, QLOCK, QueueGuard, WaitQueue, Waiter, assert_unlocked, os_thread, spin,
+};
 
 /// The queue is not empty.
 pub(crate) const WAITERS: usize = 1 << 0;
@@ -356,6 +358,9 @@ impl RawSem {
         };
         // Hand the permit to the first waiter that takes it.
         let me = os_thread();
+        // Watchers of other OS threads popped on the way, woken only once the permit has
+        // settled (see `wake_watchers`). Allocates only when there are some.
+        let mut watchers: Vec<Waiter> = Vec::new();
         loop {
             let Some(w) = g.waiters.pop_front() else {
                 break; // nobody took it
@@ -370,8 +375,20 @@ impl RawSem {
                 let won = w.waker.wake();
                 if won && w.kind() == Kind::Acquire {
                     finish(&mut g);
+                    drop(g);
+                    wake_watchers(watchers);
                     return true;
                 }
+                continue;
+            }
+            if w.kind() == Kind::Watch {
+                // A watcher of another OS thread takes nothing, so it is not woken now: the
+                // permit is about to be in flight (below), and a watcher woken then could
+                // read the count before the permit is back in it and return 0 although
+                // nobody acquired. It is woken after the permit has settled, in the count or
+                // with an acquirer (then 0 is the truth: somebody else took it). Its place in
+                // line is kept: it still wakes before any later release's waiters.
+                watchers.push(w);
                 continue;
             }
             // Another OS thread: `wake()` posts to that hub's inbox and may make a futex
@@ -383,11 +400,13 @@ impl RawSem {
             finish(&mut g);
             drop(g);
             let won = w.waker.wake();
-            if won && w.kind() == Kind::Acquire {
+            if won {
+                // `w` is an acquirer (watchers were set aside above): the permit is its.
+                wake_watchers(watchers);
                 return true;
             }
             drop(w);
-            // Not taken (a watcher, or its park had ended): on to the next waiter.
+            // Not taken (its park had ended): on to the next waiter.
             g = self.q.lock();
         }
         // Nobody took it: back into the count. At most `bound`: checked above, before any
@@ -402,6 +421,8 @@ impl RawSem {
         finish(&mut g);
         let runner = schedule_links(&mut g);
         drop(g);
+        // After the guard's Release store: a watcher woken now sees the permit in the count.
+        wake_watchers(watchers);
         if let Some(owner) = runner {
             links::spawn_runner(owner);
         }
@@ -509,6 +530,16 @@ enum Enqueued {
     Expired,
     /// Queued with this sequence number; park next.
     Parked(Parker, u64),
+}
+
+/// Wakes watchers of other OS threads set aside by `release_slow`, oldest first, once the
+/// permit has settled and the queue lock is dropped. A wake that loses (the watcher's park
+/// already ended) is simply dropped: a watcher takes nothing.
+#[cold]
+fn wake_watchers(watchers: Vec<Waiter>) {
+    for w in watchers {
+        w.waker.wake();
+    }
 }
 
 /// Under the queue lock: clears `WAITERS` if the queue is empty.

@@ -147,10 +147,17 @@ macro_rules! semaphore_common {
         }
 
         /// Waits until a permit could be taken, without taking it, or until `timeout`
-        /// (`None`: no limit); returns how many permits are free then. That may be 0: by
-        /// the time the waiter runs others may have taken them, and a release that hands
-        /// its permit to a waiter queued behind this one still wakes this one (it is served
-        /// in its turn). Returns at once if the counter is positive.
+        /// (`None`: no limit); returns the counter read when it wakes. Returns at once if
+        /// the counter is positive.
+        ///
+        /// What the value means (gevent's `Semaphore.wait`): positive, the permit that
+        /// woke it (and any others) is free at that moment; 0, either the timeout passed,
+        /// or the permit went to somebody else first: an acquirer queued behind this
+        /// waiter (a release hands its permit to the first *acquirer* in line and still
+        /// wakes the waiters ahead of it in their turn), or a green thread that acquired
+        /// between the wake and the read. It is never 0 because of a release still in
+        /// progress: a waiter on another OS thread is woken only after the released permit
+        /// has settled, in the counter or with an acquirer.
         ///
         /// ```
         /// use std::sync::Arc;
@@ -710,14 +717,16 @@ impl DummySemaphore {
         usize::MAX
     }
 
-    /// Returns `usize::MAX` at once.
+    /// Returns 1 at once, as gevent's `DummySemaphore.wait` does (not
+    /// [`counter`](Self::counter)'s `usize::MAX`: code ported from gevent compares the
+    /// result with small numbers).
     ///
     /// ```
-    /// assert_eq!(greenthread::sync::DummySemaphore::new().wait(None), usize::MAX);
+    /// assert_eq!(greenthread::sync::DummySemaphore::new().wait(None), 1);
     /// ```
     #[inline]
     pub fn wait(&self, _timeout: Option<Duration>) -> usize {
-        usize::MAX
+        1
     }
 
     /// Schedules `callback` to be called soon from the hub (a green thread spawned on this
