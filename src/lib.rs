@@ -70,6 +70,10 @@ pub mod sched;
 pub mod stack;
 pub mod sync;
 
+/// Auto traits and variance of the public types, pinned by `compile_fail` doc tests.
+#[cfg(doctest)]
+pub mod contracts;
+
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
@@ -84,8 +88,8 @@ pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use error::{Error, TIMEOUT_MAX, Wait};
 pub use facade::thread;
 pub use sched::{
-    Builder, GreenHandle, GreenThread, current, dump, getcurrent, kill, sleep, sleep_until, spawn,
-    spawn_after, spawn_after_local, spawn_n, yield_now,
+    Builder, GreenHandle, GreenLocal, GreenThread, current, dump, getcurrent, kill, sleep,
+    sleep_until, spawn, spawn_after, spawn_after_local, spawn_n, yield_now,
 };
 pub use stack::{Stack, StackError};
 pub use sync::{BoundedSemaphore, DummySemaphore, Lock, RLock, Semaphore};

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use crate::sched::{self, Builder};
-use crate::stack::{self, MIN_STACK_SIZE};
+use crate::stack;
 
 pub use crate::error::TIMEOUT_MAX;
 
@@ -385,14 +385,16 @@ fn configured_stack_size() -> usize {
 /// assert_eq!(thread::get_stack_size(), 64 * 1024);
 /// assert_eq!(thread::stack_size(Some(32 * 1024 - 1)).unwrap_err().to_string(), "size not valid: 32767 bytes");
 /// assert_eq!(thread::get_stack_size(), 64 * 1024); // unchanged by the error
+/// assert!(thread::stack_size(Some(isize::MAX as usize)).is_err()); // no stack is that big
 /// assert_eq!(thread::stack_size(None).unwrap(), 64 * 1024); // as CPython: resets to 0
 /// assert_eq!(thread::get_stack_size(), 0);
 /// ```
 ///
 /// # Errors
 /// [`Error::InvalidStackSize`](crate::Error::InvalidStackSize) (Python's `ValueError`) for
-/// a size that is neither 0 nor at least 32 KiB, or too large to round to whole pages; the
-/// setting is then unchanged.
+/// a size that is neither 0 nor at least 32 KiB, above [`stack::MAX_STACK_SIZE`], or that
+/// the kernel refuses to map now (one trial mapping is made and released); the setting is
+/// then unchanged.
 ///
 /// # Python equivalent
 /// `_thread.stack_size([size])`.
@@ -405,13 +407,15 @@ pub fn stack_size(size: Option<usize>) -> Result<usize, error> {
     let size = size.unwrap_or(0);
     let rounded = if size == 0 {
         0
-    } else if size < MIN_STACK_SIZE {
-        return Err(crate::Error::InvalidStackSize(size));
     } else {
-        let page = stack::page_size();
-        size.checked_add(page - 1)
-            .map(|n| n / page * page)
-            .ok_or(crate::Error::InvalidStackSize(size))?
+        // The stack layer's own rules (32 KiB floor, whole pages, at most
+        // `stack::MAX_STACK_SIZE`), then one trial mapping, released at once: a size the
+        // kernel can never map (address space, RLIMIT_AS) is refused here, with
+        // CPython's ValueError, rather than by every later `start_new_thread`.
+        let invalid = |_| crate::Error::InvalidStackSize(size);
+        let rounded = stack::usable_size(size).map_err(invalid)?;
+        drop(stack::Stack::new(rounded).map_err(invalid)?);
+        rounded
     };
     Ok(STACK_SIZE.swap(rounded, Ordering::Relaxed))
 }

@@ -112,6 +112,18 @@ impl Drop for Owner {
         if p as usize <= GONE {
             return;
         }
+        // SAFETY: the hub is alive (see `hub`); a shared reference for one query.
+        if !unsafe { (*p).main_is_running() } {
+            // Thread-local destructors are running on a green thread other than main: the
+            // process is exiting from it (glibc's `exit()` and Windows' `ExitProcess` run
+            // the calling thread's TLS destructors on the caller's stack, i.e. this green
+            // stack). Nothing can be unwound or switched to now, and the stack we run on
+            // belongs to the hub: leave the hub and every green thread as they are (their
+            // memory is the process's, about to go) and let the exit go on with its code.
+            // Later calls on this thread get `Gone`. Issue 10.3.
+            HUB.with(|h| h.set(ptr::without_provenance(GONE)));
+            return;
+        }
         // SAFETY: the hub is alive (see `hub`). We run on the OS thread's own stack, in
         // a thread-local destructor: the main green thread is the one running.
         unsafe { (*p).teardown() };

@@ -181,6 +181,9 @@ pub(crate) struct Green {
     pub(crate) closure: Cell<*mut u8>,
     /// `(slot, id)` of the spawner, for `spawn_after_local`.
     pub(crate) spawner: Cell<Option<(u32, u64)>>,
+    /// Its [`green_local!`](crate::green_local) values: null, or a `Box<Locals>` that only
+    /// this green thread touches (`local.rs`).
+    pub(crate) locals: Cell<*mut super::local::Locals>,
 }
 
 impl Green {
@@ -221,6 +224,7 @@ impl Green {
             stack: Cell::new(None),
             closure: Cell::new(ptr::null_mut()),
             spawner: Cell::new(None),
+            locals: Cell::new(ptr::null_mut()),
         }
     }
 
@@ -633,6 +637,11 @@ where
             Err(p) => Err(Exit::Panicked(p)),
         }
     };
+    // Its green-local values go now, on its own stack and before anyone can see it
+    // finished (a destructor may still switch: the green thread is alive until below).
+    super::local::drop_all(&g.locals, &mut |p| {
+        report_swallowed(g, "a green-local value's destructor", p)
+    });
     if g.has(flag::DETACHED)
         && let Err(Exit::Panicked(p)) = &outcome
     {

@@ -1241,6 +1241,11 @@ impl Hub {
         fatal!("a finished green thread was resumed")
     }
 
+    /// Whether the main green thread (the OS thread's own stack) is the one running.
+    pub(crate) fn main_is_running(&self) -> bool {
+        ptr::eq(self.current.get(), self.main.as_ptr())
+    }
+
     /// Kills every live green thread at OS-thread exit, on the main green thread (the OS
     /// thread's own stack, in a thread-local destructor), and releases their stacks. Under
     /// `panic = "abort"`, or if the thread is panicking, started green threads cannot be
@@ -1287,6 +1292,16 @@ impl Hub {
             }
         }
         self.after_resume();
+        // The main green thread's green-local values: it "finishes" now. Nothing may
+        // switch here (a thread-local destructor), so a destructor that tries gets the
+        // hub's refusal like any other call at this point.
+        super::local::drop_all(&self.main_green().locals, &mut |p| {
+            drop(p);
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"greenthread: a green-local value's destructor panicked during hub teardown\n",
+            );
+        });
         if let Some(hot) = self.hot.take() {
             stack::release(hot);
         }
@@ -1311,6 +1326,12 @@ impl Hub {
     /// off every list and the slab, its stack and block leaked on purpose.
     #[cold]
     fn abandon(&self, v: &Green) {
+        if v.has(flag::WORD) {
+            // A parked green thread that will never run again: its park must be unwinnable,
+            // so a release from another OS thread gives the permit to the next waiter
+            // instead of to this one (which would leave a lock held by nobody).
+            self.shared.words.disarm_slot(v.slot.get());
+        }
         self.runq.remove(v);
         let list = v.list.get();
         if !list.is_null() {

@@ -135,6 +135,7 @@ mod dump;
 mod error;
 mod green;
 mod hub;
+mod local;
 mod park;
 mod runqueue;
 mod timer;
@@ -145,6 +146,7 @@ mod tests;
 pub use dump::{DeadlockReport, GreenInfo, GreenState, HubDump};
 pub use error::{Exit, HubError, JoinError, KillError, ParkError, SpawnError, WaitError};
 pub use green::{GreenHandle, GreenThread, LinkId};
+pub use local::{GreenLocal, LocalAccessError};
 pub use park::{HubHandle, Parker, WaitOn, Waker, Wakeup, interrupt_main, interrupt_main_call};
 
 use error::THREAD_EXITING_MSG;
@@ -170,6 +172,17 @@ use hub::{SpawnOpts, Start};
 /// gt.wait().unwrap();
 /// assert!(ran.get());
 /// ```
+///
+/// # Thread-locals: never switch inside a `thread_local!` initializer or destructor
+///
+/// All green threads of an OS thread share its `thread_local!` values, and std assumes
+/// nothing else touches a key while its lazy initializer runs. If green thread A switches
+/// inside an initializer and green thread B initialises the same key meanwhile, std later
+/// overwrites B's value with A's and drops B's under any reference B still holds: a
+/// use-after-free that the compiler cannot catch. So never call anything that may switch
+/// (yield, sleep, a contended lock, a wait, I/O) inside a `thread_local!` initializer or
+/// destructor. For per-green-thread state, whose initializer may switch, use
+/// [`green_local!`](crate::green_local).
 ///
 /// # Panics
 /// If no stack can be had (see [`Builder::spawn`] for the fallible form). A panic inside
@@ -362,6 +375,17 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 /// greenthread::sleep(std::time::Duration::from_millis(1));
 /// assert_eq!(*log.borrow(), ["a0", "b0", "a1", "b1"]);
 /// ```
+///
+/// # Thread-locals: never switch inside a `thread_local!` initializer or destructor
+///
+/// All green threads of an OS thread share its `thread_local!` values, and std assumes
+/// nothing else touches a key while its lazy initializer runs. If green thread A switches
+/// inside an initializer and green thread B initialises the same key meanwhile, std later
+/// overwrites B's value with A's and drops B's under any reference B still holds: a
+/// use-after-free that the compiler cannot catch. So never call anything that may switch
+/// (yield, sleep, a contended lock, a wait, I/O) inside a `thread_local!` initializer or
+/// destructor. For per-green-thread state, whose initializer may switch, use
+/// [`green_local!`](crate::green_local).
 ///
 /// # Panics
 /// If the calling green thread has been killed (a kill it caught earlier is raised again

@@ -164,6 +164,15 @@ impl Words {
             .is_ok()
     }
 
+    /// Ends whatever park `slot` has armed, so no wake can win it any more (hub teardown:
+    /// a green thread abandoned while parked must not take a permit a release hands out,
+    /// or that permit would be held by nobody). Issue 10.4.
+    pub(crate) fn disarm_slot(&self, slot: u32) {
+        // AcqRel: a waker that loses afterwards reads the word with Acquire in its failed
+        // compare-exchange and moves on to the next waiter.
+        self.word(slot).fetch_and(!ARMED, Ordering::AcqRel);
+    }
+
     /// Whether the park `seq` of `slot` can still be won.
     #[inline]
     pub(crate) fn is_armed(&self, slot: u32, seq: u64) -> bool {

@@ -260,3 +260,26 @@ fn tick_picks_up_due_timers_within_a_bounded_number_of_switches() {
     stop.set(true);
     other.join().unwrap();
 }
+
+/// Issue 10.4 (gevent.lock / SPEC §5: "a waiter that is killed leaves the queue and loses
+/// nothing"): a green thread abandoned at OS-thread exit while parked on a shared `Lock`
+/// (under `panic = "abort"` nothing can unwind it) must not take the permit a later release
+/// from another OS thread hands out; otherwise the lock stays locked, held by nobody.
+#[test]
+fn abandoned_parked_waiter_does_not_take_a_released_permit() {
+    use crate::sync::Lock;
+    use std::sync::Arc;
+    let lock = Arc::new(Lock::new());
+    lock.acquire();
+    let l = Arc::clone(&lock);
+    pretending_abort(move || {
+        let l2 = Arc::clone(&l);
+        spawn_n(move || l2.acquire());
+        yield_now(); // it parks on the lock; the OS thread then exits and abandons it
+    });
+    // The abandoned waiter is still in the lock's queue; the release must skip it.
+    lock.release().unwrap();
+    assert!(!lock.locked(), "the permit went to an abandoned waiter");
+    assert!(lock.try_acquire());
+    lock.release().unwrap();
+}

@@ -166,6 +166,19 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// ```
 pub const DEFAULT_STACK_SIZE: usize = 1024 * 1024;
 
+/// The largest usable stack size accepted, in bytes: 1 TiB on 64-bit targets, 1 GiB on
+/// 32-bit ones. Larger requests are [`StackError::TooLarge`] at once, before any system
+/// call: no stack that size could be mapped next to the rest of a process (a 64-bit
+/// process has 128 TiB of user address space at most, a 32-bit one 3-4 GiB).
+///
+/// ```
+/// use greenthread::stack::{MAX_STACK_SIZE, Stack, StackError};
+///
+/// assert!(matches!(Stack::new(MAX_STACK_SIZE + 1), Err(StackError::TooLarge { .. })));
+/// assert!(matches!(Stack::new(isize::MAX as usize), Err(StackError::TooLarge { .. })));
+/// ```
+pub const MAX_STACK_SIZE: usize = if usize::BITS >= 64 { 1 << 40 } else { 1 << 30 };
+
 /// Alignment of [`Stack::top`] guaranteed on every platform, in bytes.
 ///
 /// `top()` is in fact page aligned; this is the alignment every supported ABI requires of the
@@ -248,6 +261,9 @@ pub(crate) fn usable_size(requested: usize) -> Result<usize, StackError> {
     }
     let page = page_size();
     let too_large = StackError::TooLarge { requested };
+    if size > MAX_STACK_SIZE {
+        return Err(too_large);
+    }
     // `page` is a power of two, so masking after adding `page - 1` rounds up.
     let Some(rounded) = size.checked_add(page - 1).map(|s| s & !(page - 1)) else {
         return Err(too_large);

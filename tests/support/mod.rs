@@ -169,6 +169,18 @@ impl ChildOutput {
         );
     }
 
+    /// Asserts the child exited normally with `code` (`std::process::exit(code)`), on any
+    /// platform.
+    #[track_caller]
+    pub fn assert_exited_with(&self, code: i32) {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "child should have exited with {code}, got {:?}\n{self}",
+            self.status
+        );
+    }
+
     /// Asserts the child died of `std::process::abort` (or `libc::abort`).
     #[track_caller]
     pub fn assert_aborted(&self) {
