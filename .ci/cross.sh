@@ -2,7 +2,8 @@
 # Cross-architecture CI for greenthread: the whole test suite under emulation, and full-codegen
 # builds for the Apple targets. Called by .ci/run; runs on its own too (from anywhere).
 #
-#   .ci/cross.sh [TARGET...]      default: all five targets below
+#   .ci/cross.sh [TARGET...]      default: all the targets below
+#   CROSS_PROFILES="debug release" (default) runs each target in both profiles.
 #
 #   aarch64-unknown-linux-gnu     cargo test under qemu-aarch64
 #   riscv64gc-unknown-linux-gnu   cargo test under qemu-riscv64
@@ -56,63 +57,78 @@ qemu_runner() {
 # criterion leaves the root crate's dev-dependencies, build the library alone, with the same
 # toolchain and full codegen: the assembly is in the library, and an rlib needs no linker.
 apple_build() {
-    local target=$1
+    local target=$1; shift
     if sed -n '/^\[dev-dependencies\]/,/^\[/p' Cargo.toml | grep -q '^criterion'; then
         echo "[cross] criterion is a dev-dependency: building the library only (see cross.sh)"
         local sdk=$CROSS_TARGET_DIR/cross-empty-sdk/MacOSX.sdk
         mkdir -p "$sdk"
         env -u RUSTUP_TOOLCHAIN RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
             RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$CROSS_TARGET_DIR" SDKROOT="$sdk" \
-            /usr/bin/cargo build --lib --target "$target" -Zbuild-std=std,panic_unwind
+            /usr/bin/cargo build --lib --target "$target" -Zbuild-std=std,panic_unwind "$@"
     else
-        "$CROSS_DIR/test.sh" "$target" --lib --tests
+        "$CROSS_DIR/test.sh" "$target" --lib --tests "$@"
     fi
 }
 
+# run_target TARGET [cargo args...]: the suite (or, for Apple, the build) for one target;
+# the extra args are e.g. --release.
 run_target() {
-    local target=$1
+    local target=$1; shift
     case "$target" in
-        aarch64-unknown-linux-gnu|riscv64gc-unknown-linux-gnu)
+        aarch64-unknown-linux-gnu|riscv64gc-unknown-linux-gnu|armv7-unknown-linux-gnueabihf)
             local arch=${target%%-*}
             arch=${arch%gc}
             local runner tt
             runner=$(qemu_runner "$arch")
+            case "$target" in
+                armv7-*) runner="qemu-arm -L /usr/arm-linux-gnueabihf -E LD_LIBRARY_PATH=/usr/arm-linux-gnueabihf/lib" ;;
+            esac
             tt=$(printf '%s' "$target" | tr 'a-z.-' 'A-Z__')
             export "CARGO_TARGET_${tt}_RUNNER=$runner"
-            GREENTHREAD_TEST_RUNNER="$runner" "$CROSS_DIR/test.sh" "$target" --no-fail-fast
+            GREENTHREAD_TEST_RUNNER="$runner" "$CROSS_DIR/test.sh" "$target" --no-fail-fast "$@"
             ;;
         x86_64-pc-windows-gnu)
-            "$CROSS_DIR/test.sh" "$target" --no-fail-fast
+            "$CROSS_DIR/test.sh" "$target" --no-fail-fast "$@"
             ;;
         *-apple-darwin)
-            apple_build "$target"
+            apple_build "$target" "$@"
             ;;
         *)
-            "$CROSS_DIR/test.sh" "$target"
+            "$CROSS_DIR/test.sh" "$target" "$@"
             ;;
     esac
 }
 
+# Profiles to run every target in: users build release, so both by default.
+read -r -a profiles <<< "${CROSS_PROFILES:-debug release}"
+
 declare -A result seconds
 failed=0
+runs=()
 for target in "${targets[@]}"; do
-    step "$target"
-    start=$(date +%s)
-    log=$logs/$target.log
-    if run_target "$target" 2>&1 | tee "$log"; then
-        result[$target]=ok
-    else
-        result[$target]=FAILED
-        failed=1
-    fi
-    seconds[$target]=$(( $(date +%s) - start ))
+    for profile in "${profiles[@]}"; do
+        run="$target/$profile"
+        runs+=("$run")
+        step "$run"
+        start=$(date +%s)
+        log=$logs/$target.$profile.log
+        extra=()
+        [ "$profile" = release ] && extra=(--release)
+        if run_target "$target" "${extra[@]}" 2>&1 | tee "$log"; then
+            result[$run]=ok
+        else
+            result[$run]=FAILED
+            failed=1
+        fi
+        seconds[$run]=$(( $(date +%s) - start ))
+    done
 done
 # Wine leaves a wineserver running for a few seconds; don't let it outlive CI's step.
 if command -v wineserver >/dev/null 2>&1; then wineserver -k 2>/dev/null || true; fi
 
 step "cross summary"
-for target in "${targets[@]}"; do
-    printf '%-30s %-7s %4ss\n' "$target" "${result[$target]}" "${seconds[$target]}"
-    grep -ho 'SKIPPED under .*' "$logs/$target.log" | sort -u | sed 's/^/    /' || true
+for run in "${runs[@]}"; do
+    printf '%-38s %-7s %4ss\n' "$run" "${result[$run]}" "${seconds[$run]}"
+    grep -ho 'SKIPPED under .*' "$logs/${run%/*}.${run##*/}.log" | sort -u | sed 's/^/    /' || true
 done
 exit $failed
