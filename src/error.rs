@@ -40,6 +40,10 @@ pub enum Error {
     /// `BoundedSemaphore::release` past its initial value. Python: `ValueError("Semaphore
     /// released too many times")`.
     TooManyReleases,
+    /// `Semaphore::release` with the counter already at
+    /// [`Semaphore::MAX_VALUE`](crate::sync::Semaphore::MAX_VALUE) (a Python int has no such
+    /// limit; this is the Rust counter's). Python's nearest: `OverflowError`.
+    CounterOverflow,
     /// A timeout given together with `blocking = false`. Python: `ValueError("can't specify a
     /// timeout for a non-blocking call")`.
     TimeoutWithNonBlocking,
@@ -68,7 +72,7 @@ impl Error {
             | Error::TimeoutWithNonBlocking
             | Error::NegativeTimeout
             | Error::InvalidStackSize(_) => "ValueError",
-            Error::TimeoutTooLarge => "OverflowError",
+            Error::TimeoutTooLarge | Error::CounterOverflow => "OverflowError",
         }
     }
 }
@@ -79,6 +83,11 @@ impl fmt::Display for Error {
             Error::ReleaseUnlocked => f.write_str("release unlocked lock"),
             Error::NotOwner => f.write_str("cannot release un-acquired lock"),
             Error::TooManyReleases => f.write_str("Semaphore released too many times"),
+            Error::CounterOverflow => write!(
+                f,
+                "Semaphore counter is at its maximum ({})",
+                crate::sync::Semaphore::MAX_VALUE
+            ),
             Error::TimeoutWithNonBlocking => {
                 f.write_str("can't specify a timeout for a non-blocking call")
             }

@@ -55,35 +55,43 @@ fn any_green_thread_may_release() {
     assert!(!lock.locked());
 }
 
+/// Issue 11.7 (SPEC §8): the Rust-shaped `try_*` calls never switch, as std's
+/// `Mutex::try_lock`; the Python-shaped non-blocking acquire (`acquire_with(false, ..)`,
+/// gevent's `lock.acquire(blocking=False)`) yields once on failure, as gevent does.
 #[test]
-fn failed_try_acquire_yields_once() {
+fn failed_try_acquire_never_yields_python_form_yields_once() {
     let lock = Lock::new();
     lock.acquire();
     let ran = Rc::new(Cell::new(0));
     let r = Rc::clone(&ran);
     greenthread::spawn_n(move || r.set(r.get() + 1));
     assert!(!lock.try_acquire());
+    assert!(lock.try_lock().is_none());
+    assert!(!lock.acquire_timeout(Duration::ZERO));
+    assert!(lock.lock_timeout(Duration::ZERO).is_none());
+    assert_eq!(ran.get(), 0, "a Rust-shaped try call switched");
+    // gevent: a failed non-blocking acquire yields once.
+    assert_eq!(lock.acquire_with(false, None), Ok(false));
     assert_eq!(
         ran.get(),
         1,
-        "the failed try_acquire let the other green thread run"
+        "the Python-shaped try let the other green thread run"
     );
+    assert_eq!(lock.acquire_with(true, Some(0.0)), Ok(false));
     // A successful one does not yield.
     lock.release().unwrap();
     let r = Rc::clone(&ran);
     greenthread::spawn_n(move || r.set(r.get() + 1));
-    assert!(lock.try_acquire());
+    assert_eq!(lock.acquire_with(false, None), Ok(true));
     assert_eq!(ran.get(), 1);
-    // Zero timeouts and the Python non-blocking form are non-blocking too.
-    assert!(!lock.acquire_timeout(Duration::ZERO));
-    assert_eq!(ran.get(), 2);
-    assert_eq!(lock.acquire_with(false, None), Ok(false));
-    assert!(lock.try_lock().is_none());
     lock.release().unwrap();
+    greenthread::yield_now();
+    assert_eq!(ran.get(), 2);
 }
 
+/// gevent: a Python spin loop on the non-blocking acquire lets the holder run.
 #[test]
-fn spin_loop_on_try_acquire_makes_progress() {
+fn spin_loop_on_python_nonblocking_acquire_makes_progress() {
     let lock = Rc::new(Lock::new());
     let l = Rc::clone(&lock);
     let holder = greenthread::spawn(move || {
@@ -95,7 +103,7 @@ fn spin_loop_on_try_acquire_makes_progress() {
     greenthread::yield_now(); // the holder takes it
     assert!(lock.locked());
     let mut spins = 0;
-    while !lock.try_acquire() {
+    while !lock.acquire_with(false, None).unwrap() {
         spins += 1;
         assert!(spins < 1000, "spin loop starved the holder");
     }
@@ -232,8 +240,10 @@ fn no_barging() {
     lock.release().unwrap();
     assert!(lock.locked(), "handed to the waiter, not freed");
     assert!(!got.get());
-    // The releaser cannot take it back either (the failed try yields: the waiter runs).
+    // The releaser cannot take it back either (the failed try does not switch).
     assert!(!lock.try_acquire());
+    assert!(!got.get());
+    greenthread::yield_now(); // the newcomer, then the waiter, run
     assert!(got.get());
     waiter.join().unwrap();
     newcomer.join().unwrap();

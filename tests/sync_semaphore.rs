@@ -529,3 +529,21 @@ fn limits_concurrency() {
     assert_eq!(peak.get(), 3);
     assert_eq!(sem.counter(), 3);
 }
+
+/// Issue 11.8: `Semaphore::release` is documented to fail only at `MAX_VALUE`, and does:
+/// up to it every release succeeds, at it the error is a clear `CounterOverflow` and the
+/// counter is unchanged (gevent's Semaphore has no limit; this is the Rust counter's).
+#[test]
+fn release_at_the_counter_limit_is_a_clear_error() {
+    let sem = Semaphore::new(Semaphore::MAX_VALUE - 2);
+    sem.release().unwrap();
+    sem.release().unwrap();
+    assert_eq!(sem.counter(), Semaphore::MAX_VALUE);
+    let e = sem.release().unwrap_err();
+    assert_eq!(e, Error::CounterOverflow);
+    assert!(e.to_string().contains("maximum"), "{e}");
+    assert_eq!(e.python_exception(), "OverflowError");
+    assert_eq!(sem.counter(), Semaphore::MAX_VALUE);
+    assert!(sem.try_acquire());
+    sem.release().unwrap();
+}

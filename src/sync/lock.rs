@@ -53,8 +53,10 @@ use super::{Wait, blocking_failed, deadline_after};
 ///
 /// # Differences
 /// - Strict FIFO hand-off (CPython's order is unspecified; gevent lets a releaser barge).
-/// - A failed non-blocking acquire yields once (as gevent, unlike eventlet), so a spin loop
-///   on [`try_acquire`](Self::try_acquire) lets the holder run.
+/// - A failed Python-shaped non-blocking acquire ([`acquire_with(false, None)`](Self::acquire_with),
+///   the facade's `acquire(False)`) yields once (as gevent, unlike eventlet), so a Python
+///   spin loop lets the holder run. The Rust-shaped [`try_acquire`](Self::try_acquire) /
+///   [`try_lock`](Self::try_lock) never switch, as `std::sync::Mutex::try_lock`.
 /// - The guard of [`lock`](Self::lock) ignores a release error on drop (Python's `with`
 ///   would raise it); use [`LockGuard::release`] to see it.
 /// - Deadlocks are only detected for locks made with [`new_local`](Self::new_local)
@@ -137,28 +139,28 @@ impl Lock {
         }
     }
 
-    /// Acquires the lock if it is free now. If not, yields once (lets every other ready
-    /// green thread run; SPEC §8, as gevent) and returns false, so a loop on it lets the
-    /// holder progress. Never blocks.
+    /// Acquires the lock if it is free now; returns false otherwise. Never blocks, never
+    /// switches, never yields (as `std::sync::Mutex::try_lock`; SPEC §8). A green thread
+    /// that spins on it must yield itself; the Python-shaped
+    /// [`acquire_with(false, None)`](Self::acquire_with) yields once on failure, as gevent.
     ///
     /// ```
     /// let lock = greenthread::sync::Lock::new();
     /// assert!(lock.try_acquire());
-    /// assert!(!lock.try_acquire()); // held (and we yielded once)
+    /// assert!(!lock.try_acquire()); // held; nothing else ran meanwhile
     /// lock.release().unwrap();
     /// ```
-    ///
-    /// # Panics
-    /// If the calling green thread has been killed: the yield is a switch point.
     #[inline]
     #[must_use = "the lock is held only if this returns true"]
     pub fn try_acquire(&self) -> bool {
-        self.raw.try_acquire_from(ONE) || self.try_acquire_contended()
+        self.raw.try_acquire_from(ONE) || self.raw.try_acquire()
     }
 
+    /// The Python-shaped non-blocking acquire: [`try_acquire`](Self::try_acquire), and on
+    /// failure one yield (gevent's behaviour, SPEC §8).
     #[cold]
-    fn try_acquire_contended(&self) -> bool {
-        if self.raw.try_acquire() {
+    fn try_acquire_python(&self) -> bool {
+        if self.try_acquire() {
             return true;
         }
         crate::sched::yield_now();
@@ -166,7 +168,7 @@ impl Lock {
     }
 
     /// Acquires the lock, waiting at most `timeout`. Returns false if it timed out. A zero
-    /// timeout is [`try_acquire`](Self::try_acquire) (and yields once on failure).
+    /// timeout is [`try_acquire`](Self::try_acquire) (no switch).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -188,7 +190,7 @@ impl Lock {
             return true;
         }
         if timeout.is_zero() {
-            return self.try_acquire_contended();
+            return self.raw.try_acquire();
         }
         timed(
             self.raw.acquire_slow(deadline_after(timeout)),
@@ -224,8 +226,8 @@ impl Lock {
     /// A kill while waiting unwinds from here (holding nothing).
     pub fn acquire_with(&self, blocking: bool, timeout: Option<f64>) -> Result<bool, AcquireError> {
         match Wait::from_python(blocking, timeout)? {
-            Wait::Never => Ok(self.try_acquire()),
-            Wait::For(d) if d.is_zero() => Ok(self.try_acquire()),
+            Wait::Never => Ok(self.try_acquire_python()),
+            Wait::For(d) if d.is_zero() => Ok(self.try_acquire_python()),
             Wait::For(d) => Ok(self.raw.acquire(deadline_after(d))?),
             Wait::Forever => Ok(self.raw.acquire(None)?),
         }
@@ -300,7 +302,7 @@ impl Lock {
         LockGuard::new(self)
     }
 
-    /// [`try_acquire`](Self::try_acquire) with a guard (and the same yield on failure).
+    /// [`try_acquire`](Self::try_acquire) with a guard (never switches).
     ///
     /// ```
     /// let lock = greenthread::sync::Lock::new();

@@ -29,7 +29,8 @@
 //! | `acquire`, `lock`, `acquire_guard`, `acquire_with(true, ..)` when not free | yes, until handed a permit | only if no other green thread of it is ready (the hub sleeps until a wake or timer) |
 //! | `acquire_timeout`, `lock_timeout`, `acquire_guard_timeout` | yes, at most the timeout | as above |
 //! | `Semaphore::wait` | yes, until ready or the timeout | as above |
-//! | `try_acquire`, `try_lock`, `acquire_with(false, None)` | `Lock`: yields once on failure; others never | never |
+//! | `try_acquire`, `try_lock`, `acquire_timeout(ZERO)` | never (never switches, on any primitive) | never |
+//! | `acquire_with(false, None)` (Python-shaped) | `Lock`: yields once on failure (gevent); others never | never |
 //! | `release`, guard drop | never (never switches) | never, beyond a queue lock held by another OS thread for a few hundred instructions, and the target hub's inbox lock (and a futex wake) when the waiter is on another OS thread |
 //! | `locked`, `ready`, `counter` | never | never |
 //! | `rawlink`, `unlink` | never (callbacks run later on their own green thread) | as `release` |

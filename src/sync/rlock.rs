@@ -160,7 +160,7 @@ impl RLock {
     }
 
     /// Acquires the lock if the calling green thread owns it or it is free now; never
-    /// blocks and, unlike [`Lock::try_acquire`](super::Lock::try_acquire), does not yield.
+    /// blocks and never switches (as every Rust-shaped `try_*` call).
     ///
     /// ```
     /// let rlock = greenthread::sync::RLock::new();

@@ -404,7 +404,16 @@ impl Semaphore {
     /// are scheduled (run later, from the hub).
     ///
     /// # Errors
-    /// [`Error::TooManyReleases`] only if the counter is already `usize::MAX >> 3`.
+    /// [`Error::CounterOverflow`] only if the counter is already
+    /// [`MAX_VALUE`](Self::MAX_VALUE) (`usize::MAX >> 3`); nothing changes then.
+    ///
+    /// ```
+    /// use greenthread::{Error, sync::Semaphore};
+    ///
+    /// let full = Semaphore::new(Semaphore::MAX_VALUE);
+    /// assert_eq!(full.release(), Err(Error::CounterOverflow));
+    /// assert_eq!(full.counter(), Semaphore::MAX_VALUE);
+    /// ```
     ///
     /// ```
     /// let sem = greenthread::sync::Semaphore::new(0);
@@ -417,9 +426,14 @@ impl Semaphore {
         if self.raw.release(MAX_COUNT) {
             Ok(())
         } else {
-            Err(Error::TooManyReleases)
+            Err(Error::CounterOverflow)
         }
     }
+
+    /// The largest counter a semaphore holds: `usize::MAX >> 3` (three bits of the word are
+    /// flags). [`new`](Self::new) panics above it; [`release`](Self::release) returns
+    /// [`Error::CounterOverflow`] at it.
+    pub const MAX_VALUE: usize = MAX_COUNT;
 }
 
 impl Linkable for Semaphore {
