@@ -175,7 +175,8 @@ fn links_may_block_and_waiters_wait_for_them() {
         l3.borrow_mut().push("waiter returned".into());
     });
     greenthread::yield_now(); // gt finishes its closure, starts its link, sleeps
-    assert!(!gt.is_finished()); // still calling links
+    // Finished (gevent: ready() is true when links run), yet waiters wait for the links.
+    assert!(gt.is_finished());
     waiter.join().unwrap();
     assert_eq!(*l.borrow(), ["slow link done", "waiter returned"]);
     assert!(gt.is_finished());
@@ -225,4 +226,43 @@ fn join_inside_its_own_link_panics_instead_of_moving_a_lent_value() {
     *slot.borrow_mut() = Some(gt);
     greenthread::yield_now();
     assert_eq!(*outcome.borrow(), Some((true, "v".to_string())));
+}
+
+/// Issue 11.2: gevent calls links when `ready()` is true, and eventlet's link callbacks may
+/// call `wait()` on the thread: inside a link the thread is finished, and `wait()` returns
+/// its outcome at once (links still run before any waiter resumes).
+#[test]
+fn in_a_link_the_thread_counts_as_finished() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let gt = greenthread::spawn(|| 7);
+    let s = Rc::clone(&seen);
+    gt.link(move |gt| {
+        s.borrow_mut().push(format!(
+            "finished={} handle_finished={} value={}",
+            gt.is_finished(),
+            gt.handle().is_finished(),
+            gt.wait().unwrap()
+        ))
+    });
+    let s = Rc::clone(&seen);
+    let waiter = {
+        let gt = Rc::new(gt);
+        let g = Rc::clone(&gt);
+        let w = greenthread::spawn(move || {
+            let v = *g.wait().unwrap();
+            s.borrow_mut().push(format!("waiter got {v}"));
+        });
+        (w, gt)
+    };
+    waiter.0.join().unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            "finished=true handle_finished=true value=7".to_string(),
+            "waiter got 7".to_string()
+        ]
+    );
+    assert!(waiter.1.is_finished());
 }

@@ -754,7 +754,10 @@ impl<T: 'static> GreenThread<T> {
     /// assert!(gt.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.green().is_dead()
+        // EXITING: its outcome is stored and its links are running (gevent calls links
+        // when `ready()` is true): it counts as finished from then on.
+        let g = self.green();
+        g.is_dead() || g.has(flag::EXITING)
     }
 
     /// Whether its closure has been called (it may since have finished). A green thread
@@ -976,8 +979,10 @@ impl<T: 'static> GreenThread<T> {
     /// [`unlink`](Self::unlink).
     ///
     /// Links are called in the order they were added, on the finishing green thread's
-    /// stack, before any [`wait`](Self::wait) returns; inside, `wait()` on the argument
-    /// returns the outcome at once. If the green thread has already finished, `f` is called
+    /// stack, before any [`wait`](Self::wait) returns; inside, the green thread counts as
+    /// finished ([`is_finished`](Self::is_finished) is true, as gevent's `ready()` when it
+    /// calls links) and `wait()` on the argument returns the outcome at once. If the green
+    /// thread has already finished, `f` is called
     /// at once, here. A link that panics is reported on stderr and the others still run.
     ///
     /// # Python equivalent
@@ -1154,7 +1159,7 @@ impl GreenHandle {
     /// assert!(!greenthread::current().is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.g.is_dead()
+        self.g.is_dead() || self.g.has(flag::EXITING)
     }
 
     /// Kills it; see [`GreenThread::kill`]. Killing the main green thread unwinds the OS
