@@ -215,3 +215,34 @@ fn an_idle_hub_sleeps_instead_of_spinning() {
         "busy wait: {cpu:?} CPU in {wall:?}"
     );
 }
+
+/// Issue 11.3 (eventlet: `sleep(0)` schedules a timer, so it runs after timers that were
+/// already due): `spawn_after(ZERO, f)` then `sleep(ZERO)` has started `f` by the time the
+/// spawner resumes, several due timers fire in deadline then creation order first, and a
+/// `cancel()` afterwards has no effect.
+#[test]
+fn sleep_zero_is_a_timer_ordered_after_due_timers() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut handles = Vec::new();
+    for name in ["a", "b", "c"] {
+        let l = Rc::clone(&log);
+        handles.push(greenthread::spawn_after(Duration::ZERO, move || {
+            l.borrow_mut().push(name)
+        }));
+    }
+    greenthread::sleep(Duration::ZERO);
+    log.borrow_mut().push("sleeper");
+    assert_eq!(*log.borrow(), ["a", "b", "c", "sleeper"]);
+    for h in &handles {
+        assert!(!h.cancel(), "cancel after the thread started has no effect");
+        assert!(h.wait().is_ok());
+    }
+    // yield_now keeps its clock-free fast path: a ready green thread runs, no promise
+    // about timers is made (docs/HUB.md), but nothing is lost either.
+    let l = Rc::clone(&log);
+    greenthread::spawn_n(move || l.borrow_mut().push("ready"));
+    greenthread::yield_now();
+    assert_eq!(log.borrow().last(), Some(&"ready"));
+}

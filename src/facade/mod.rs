@@ -272,7 +272,7 @@ pub const IMPLEMENTS: &[Mapping] = &[
     m(
         "eventlet.greenthread.sleep",
         "greenthread::sleep",
-        "takes a Duration",
+        "takes a Duration; sleep(ZERO) is a timer that lets due timers fire first, as eventlet's sleep(0) (yield_now is the clock-free yield)",
     ),
     m(
         "eventlet.greenthread.spawn",

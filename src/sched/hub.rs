@@ -974,10 +974,8 @@ impl Hub {
             }
             return;
         }
-        if deadline <= Instant::now() {
-            self.yield_current();
-            return;
-        }
+        // A deadline already passed is still a timer (eventlet's `sleep(0)`): it is ordered
+        // after every timer due before it, which fire first.
         loop {
             g.token.set(self.next_token());
             match self.park_current(g, WaitOn::Sleep, Some(deadline), false, false) {

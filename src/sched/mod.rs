@@ -288,12 +288,31 @@ fn spawn_failed(e: SpawnError) -> ! {
 }
 
 /// Suspends the calling green thread for at least `d`; other green threads run meanwhile.
-/// `sleep(Duration::ZERO)` is [`yield_now`].
+///
+/// The sleep is a timer, zero included (eventlet's `sleep(0)` is a timer too): every timer
+/// due by the time it is made fires first, in deadline order and then in the order they
+/// were made, so a `spawn_after(Duration::ZERO, f)` followed by `sleep(Duration::ZERO)`
+/// has started `f` by the time the sleeper resumes, and every green thread that was ready
+/// runs before it too. [`yield_now`] is the cheaper, clock-free yield that does not
+/// promise this for timers (see `docs/HUB.md`).
 ///
 /// If `d` is too large to add to the current time it sleeps for a century.
 ///
 /// # Python equivalent
-/// `eventlet.sleep(seconds)` / `gevent.sleep(seconds)`.
+/// `eventlet.sleep(seconds)` / `gevent.sleep(seconds)`, `sleep(0)` included.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// let started = Rc::new(Cell::new(false));
+/// let s = Rc::clone(&started);
+/// let gt = greenthread::spawn_after(Duration::ZERO, move || s.set(true));
+/// greenthread::sleep(Duration::ZERO); // the due timer fires before we resume
+/// assert!(started.get());
+/// assert!(!gt.cancel()); // too late: it started
+/// ```
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -309,15 +328,11 @@ fn spawn_failed(e: SpawnError) -> ! {
 /// thread sleeps instead: switching is refused then (see `docs/HUB.md`).
 #[inline]
 pub fn sleep(d: Duration) {
-    if d.is_zero() {
-        yield_now();
-    } else {
-        sleep_until(deadline_after(d));
-    }
+    sleep_until(deadline_after(d));
 }
 
 /// Suspends the calling green thread until `deadline` (at least); other green threads run
-/// meanwhile. A deadline in the past yields once.
+/// meanwhile. A deadline in the past is a timer due now, as [`sleep`]`(Duration::ZERO)`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -356,7 +371,9 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
 /// from other OS threads).
 ///
 /// # Python equivalent
-/// `eventlet.sleep(0)` / `gevent.sleep(0)`.
+/// `gevent.sleep(0)` (a yield to the other ready greenlets). eventlet's `sleep(0)` is a
+/// timer that also lets every due timer fire first: that is
+/// [`sleep`]`(Duration::ZERO)`.
 ///
 /// ```
 /// use std::cell::RefCell;
