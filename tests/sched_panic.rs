@@ -40,7 +40,14 @@ fn non_string_payloads() {
     let JoinError::Exited(Exit::Panicked(p)) = err else {
         panic!()
     };
-    assert_eq!(p.downcast_ref::<Custom>().unwrap().0, 9);
+    assert_eq!(
+        p.take_payload()
+            .unwrap()
+            .downcast_ref::<Custom>()
+            .unwrap()
+            .0,
+        9
+    );
 }
 
 #[test]

@@ -61,7 +61,7 @@ enum Seen {
     Cancelled,
 }
 
-fn seen(r: Result<&u64, WaitError<'_>>) -> Seen {
+fn seen(r: Result<&u64, WaitError>) -> Seen {
     match r {
         Ok(v) => Seen::Value(*v),
         Err(WaitError::Exited(Exit::Panicked(_))) => Seen::Panicked,

@@ -466,3 +466,18 @@ where
     }
     fatal!("a finished coroutine was resumed")
 }
+
+impl<I, Y, R> core::fmt::Debug for Coroutine<I, Y, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("state", &self.state)
+            .field("stack", &self.stack.as_ref().map(Stack::id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I, Y> core::fmt::Debug for Yielder<I, Y> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Yielder").finish_non_exhaustive()
+    }
+}

@@ -52,7 +52,7 @@ impl fmt::Display for GreenState {
 /// assert_eq!(info.name.as_deref(), Some("w"));
 /// assert_eq!(info.to_string(), format!("green thread {} 'w': not started", gt.id()));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GreenInfo {
     /// Its id ([`GreenThread::id`](super::GreenThread::id)).
@@ -122,7 +122,7 @@ impl fmt::Display for GreenInfo {
 /// assert!(dump.green_threads.iter().any(|g| g.is_main));
 /// worker.kill();
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HubDump {
     /// The hub's id ([`HubHandle::id`](super::HubHandle::id)).
@@ -160,7 +160,7 @@ impl fmt::Display for HubDump {
 /// assert_eq!(report.blocked().len(), 1);
 /// assert!(report.to_string().contains("waits on Godot"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadlockReport {
     dump: HubDump,
     gone: bool,

@@ -3,6 +3,7 @@
 
 use core::fmt;
 use std::any::Any;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::dump::DeadlockReport;
 use crate::stack::StackError;
@@ -24,10 +25,11 @@ use crate::stack::StackError;
 /// assert!(matches!(err.exit(), Some(Exit::Panicked(_))));
 /// assert_eq!(err.exit().unwrap().panic_message(), Some("boom"));
 /// ```
+#[derive(Clone)]
 pub enum Exit {
-    /// The green thread's closure panicked; this is the payload, as
-    /// [`std::thread::JoinHandle::join`] would return it.
-    Panicked(Box<dyn Any + Send + 'static>),
+    /// The green thread's closure panicked: its message, and the payload
+    /// [`std::thread::JoinHandle::join`] would return (see [`Panic`]).
+    Panicked(Panic),
     /// The green thread was killed ([`GreenThread::kill`](super::GreenThread::kill)), or
     /// ended itself with [`exit`](super::exit). If it had not started, its closure never
     /// ran.
@@ -82,8 +84,65 @@ impl Exit {
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            Exit::Panicked(p) => payload_message(&**p),
+            Exit::Panicked(p) => p.message(),
             _ => None,
+        }
+    }
+}
+
+/// A green thread's panic, as its outcome holds it: the message (if the payload was a
+/// string) and the payload itself.
+///
+/// Cheap to clone (every waiter gets its own copy of the outcome) and `Send + Sync +
+/// 'static`, so errors that carry it go into `Box<dyn Error + Send + Sync>` or `anyhow`. The
+/// payload (`Box<dyn Any + Send>`, which is not `Sync`) is kept behind a lock and handed
+/// out by value, once, as tokio's `JoinError::into_panic` does: the first
+/// [`take_payload`](Self::take_payload) among all clones gets it.
+///
+/// ```
+/// use greenthread::sched::Exit;
+///
+/// let gt = greenthread::spawn(|| -> u32 { panic!("boom") });
+/// let Some(Exit::Panicked(p)) = gt.wait().unwrap_err().exit().cloned() else { unreachable!() };
+/// assert_eq!(p.message(), Some("boom"));
+/// let payload = p.take_payload().unwrap();
+/// assert_eq!(*payload.downcast::<&str>().unwrap(), "boom");
+/// assert!(p.take_payload().is_none()); // handed out once
+/// ```
+#[derive(Clone)]
+pub struct Panic {
+    message: Option<Arc<str>>,
+    payload: Arc<Mutex<Option<Box<dyn Any + Send + 'static>>>>,
+}
+
+impl Panic {
+    pub(crate) fn new(payload: Box<dyn Any + Send + 'static>) -> Panic {
+        Panic {
+            message: payload_message(&*payload).map(Arc::from),
+            payload: Arc::new(Mutex::new(Some(payload))),
+        }
+    }
+
+    /// The panic message, if the payload was a `&str` or a `String` (as `panic!` makes).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Takes the payload out, for [`std::panic::resume_unwind`]; `None` if this panic's
+    /// payload (shared by every clone) was taken already.
+    pub fn take_payload(&self) -> Option<Box<dyn Any + Send + 'static>> {
+        self.payload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl fmt::Debug for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.message() {
+            Some(m) => f.debug_tuple("Panic").field(&m).finish(),
+            None => f.write_str("Panic(<non-string payload>)"),
         }
     }
 }
@@ -147,7 +206,7 @@ impl std::error::Error for Exit {}
 ///     other => panic!("{other:?}"),
 /// }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HubError {
     /// Every green thread of this hub is blocked and nothing can wake one: no timer is
@@ -188,16 +247,16 @@ const PANICKING_MSG: &str = "cannot block: this OS thread is panicking (a blocki
 /// gt.kill();
 /// assert!(matches!(gt.wait(), Err(WaitError::Exited(Exit::Killed))));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum WaitError<'a> {
+pub enum WaitError {
     /// The green thread finished without a value: this is how.
-    Exited(&'a Exit),
+    Exited(Exit),
     /// The wait itself failed; the green thread may still be running.
     Hub(HubError),
 }
 
-impl<'a> WaitError<'a> {
+impl WaitError {
     /// How the green thread ended, if that is the reason.
     ///
     /// ```
@@ -205,7 +264,7 @@ impl<'a> WaitError<'a> {
     /// gt.cancel();
     /// assert!(gt.wait().unwrap_err().exit().unwrap().is_cancelled());
     /// ```
-    pub fn exit(&self) -> Option<&'a Exit> {
+    pub fn exit(&self) -> Option<&Exit> {
         match self {
             WaitError::Exited(e) => Some(e),
             WaitError::Hub(_) => None,
@@ -213,7 +272,7 @@ impl<'a> WaitError<'a> {
     }
 }
 
-impl fmt::Display for WaitError<'_> {
+impl fmt::Display for WaitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WaitError::Exited(e) => fmt::Display::fmt(e, f),
@@ -222,7 +281,15 @@ impl fmt::Display for WaitError<'_> {
     }
 }
 
-impl std::error::Error for WaitError<'_> {}
+/// Transparent: `Display` is the inner error's, and so is `source()`.
+impl std::error::Error for WaitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WaitError::Exited(e) => e.source(),
+            WaitError::Hub(e) => e.source(),
+        }
+    }
+}
 
 /// Why [`GreenThread::join`](super::GreenThread::join) did not return a value.
 ///
@@ -275,10 +342,14 @@ impl JoinError {
     /// ```
     ///
     /// # Errors
-    /// `self` if it is not a panic.
+    /// `self` if it is not a panic, or if the payload was already taken (through
+    /// [`Panic::take_payload`] on a clone of this outcome).
     pub fn into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self {
-            JoinError::Exited(Exit::Panicked(p)) => Ok(p),
+            JoinError::Exited(Exit::Panicked(p)) => match p.take_payload() {
+                Some(payload) => Ok(payload),
+                None => Err(JoinError::Exited(Exit::Panicked(p))),
+            },
             other => Err(other),
         }
     }
@@ -293,7 +364,15 @@ impl fmt::Display for JoinError {
     }
 }
 
-impl std::error::Error for JoinError {}
+/// Transparent: `Display` is the inner error's, and so is `source()`.
+impl std::error::Error for JoinError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            JoinError::Exited(e) => e.source(),
+            JoinError::Hub(e) => e.source(),
+        }
+    }
+}
 
 /// Why a green thread could not be spawned.
 ///
@@ -327,10 +406,10 @@ pub enum SpawnError {
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnError::Stack(e) => write!(
-                f,
-                "can't start new thread (RuntimeError): no stack for a green thread: {e}"
-            ),
+            // The cause is `source()`, not repeated here.
+            SpawnError::Stack(_) => {
+                f.write_str("can't start new thread (RuntimeError): no stack for a green thread")
+            }
             SpawnError::ThreadExiting => f.write_str(THREAD_EXITING_MSG),
             SpawnError::OutOfMemory => f.write_str(
                 "can't start new thread (RuntimeError): the hub cannot grow its bookkeeping \
@@ -399,7 +478,7 @@ impl std::error::Error for KillError {}
 /// let r = p.park(WaitOn::Other("a signal nobody sends"), None, false);
 /// assert!(matches!(r, Err(ParkError::Deadlock(_))));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ParkError {
     /// As [`HubError::Deadlock`]: returned only to the main green thread.

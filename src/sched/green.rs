@@ -634,7 +634,7 @@ where
                 drop_quietly(g, "a panic payload", p);
                 Err(Exit::Killed)
             }
-            Err(p) => Err(Exit::Panicked(p)),
+            Err(p) => Err(Exit::Panicked(super::error::Panic::new(p))),
         }
     };
     // Its green-local values go now, on its own stack and before anyone can see it
@@ -645,7 +645,7 @@ where
     if g.has(flag::DETACHED)
         && let Err(Exit::Panicked(p)) = &outcome
     {
-        let msg = payload_message(&**p).unwrap_or("<non-string payload>");
+        let msg = p.message().unwrap_or("<non-string payload>");
         let _ = writeln!(
             std::io::stderr(),
             "greenthread: green thread {}{} (spawn_n) panicked: {msg}; nobody waits for \
@@ -816,7 +816,7 @@ impl<T: 'static> GreenThread<T> {
     /// If the calling green thread is killed while it waits, the kill unwinds it from here
     /// (that is how a kill arrives; it is not a panic with a message).
     #[inline]
-    pub fn wait(&self) -> Result<&T, WaitError<'_>> {
+    pub fn wait(&self) -> Result<&T, WaitError> {
         let b = self.block();
         // Inside its own links (on its own stack) the outcome is there already; anyone
         // else waits until the links are done.
@@ -839,7 +839,7 @@ impl<T: 'static> GreenThread<T> {
         // is borrowed.
         match unsafe { &*b.result.get() } {
             Some(Ok(v)) => Ok(v),
-            Some(Err(e)) => Err(WaitError::Exited(e)),
+            Some(Err(e)) => Err(WaitError::Exited(e.clone())),
             None => fatal!("green thread {} finished without an outcome", b.g.id),
         }
     }

@@ -144,7 +144,7 @@ mod timer;
 mod tests;
 
 pub use dump::{DeadlockReport, GreenInfo, GreenState, HubDump};
-pub use error::{Exit, HubError, JoinError, KillError, ParkError, SpawnError, WaitError};
+pub use error::{Exit, HubError, JoinError, KillError, Panic, ParkError, SpawnError, WaitError};
 pub use green::{GreenHandle, GreenThread, LinkId};
 pub use local::{GreenLocal, LocalAccessError};
 pub use park::{HubHandle, Parker, WaitOn, Waker, Wakeup, interrupt_main, interrupt_main_call};

@@ -571,14 +571,13 @@ impl fmt::Display for StackError {
                 "stack size {requested} is too large (rounded to whole pages plus the guard page \
                  it exceeds isize::MAX)"
             ),
-            StackError::Map { size, source } => write!(
-                f,
-                "cannot map a stack of {size} bytes: {source}{}",
-                hint(source)
-            ),
+            // The OS error itself is `source()`, not repeated here.
+            StackError::Map { size, source } => {
+                write!(f, "cannot map a stack of {size} bytes{}", hint(source))
+            }
             StackError::Protect { size, source } => write!(
                 f,
-                "cannot protect the guard page of a stack of {size} bytes: {source}{}",
+                "cannot protect the guard page of a stack of {size} bytes{}",
                 hint(source)
             ),
         }

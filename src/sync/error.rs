@@ -18,7 +18,7 @@ use crate::sched::{DeadlockReport, ParkError};
 /// assert_eq!(err.python_exception(), "ValueError");
 /// assert!(!lock.locked()); // arguments are checked before anything happens
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcquireError {
     /// The arguments break Python's rules (see [`Wait::from_python`](crate::Wait)): a
@@ -90,15 +90,6 @@ impl From<ParkError> for AcquireError {
 
 /// Argument errors compare by value; hub errors are equal to nothing (a deadlock report is
 /// a snapshot, not a value).
-impl PartialEq for AcquireError {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (AcquireError::Invalid(a), AcquireError::Invalid(b)) => a == b,
-            _ => false,
-        }
-    }
-}
-
 impl fmt::Display for AcquireError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -108,11 +99,13 @@ impl fmt::Display for AcquireError {
     }
 }
 
+/// Transparent: `Display` is the inner error's, and so is `source()` (the cause is never
+/// printed twice in a chain).
 impl std::error::Error for AcquireError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            AcquireError::Invalid(e) => Some(e),
-            AcquireError::Hub(e) => Some(e),
+            AcquireError::Invalid(e) => e.source(),
+            AcquireError::Hub(e) => e.source(),
         }
     }
 }
