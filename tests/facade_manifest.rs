@@ -57,25 +57,25 @@ fn rust_items() -> BTreeSet<&'static str> {
     refer!(s, fn "greenthread::spawn_after_local" => greenthread::spawn_after_local::<fn(), ()>);
     refer!(s, fn "greenthread::spawn_n" => greenthread::spawn_n::<fn()>);
     // gevent.lock and the lock objects
-    refer!(s, fn "greenthread::sync::Lock::acquire_with" => Lock::acquire_with);
-    refer!(s, fn "greenthread::sync::Lock::release" => Lock::release);
-    refer!(s, fn "greenthread::sync::Lock::locked" => Lock::locked);
+    refer!(s, fn "greenthread::sync::Lock::acquire_with" => <Lock>::acquire_with);
+    refer!(s, fn "greenthread::sync::Lock::release" => <Lock>::release);
+    refer!(s, fn "greenthread::sync::Lock::locked" => <Lock>::locked);
     refer!(s, type "greenthread::sync::Semaphore" => Semaphore);
-    refer!(s, fn "greenthread::sync::Semaphore::acquire_with" => Semaphore::acquire_with);
-    refer!(s, fn "greenthread::sync::Semaphore::locked" => Semaphore::locked);
-    refer!(s, fn "greenthread::sync::Semaphore::rawlink" => Semaphore::rawlink::<fn(&Semaphore)>);
-    refer!(s, fn "greenthread::sync::Semaphore::ready" => Semaphore::ready);
-    refer!(s, fn "greenthread::sync::Semaphore::release" => Semaphore::release);
-    refer!(s, fn "greenthread::sync::Semaphore::unlink" => Semaphore::unlink);
-    refer!(s, fn "greenthread::sync::Semaphore::wait" => Semaphore::wait);
+    refer!(s, fn "greenthread::sync::Semaphore::acquire_with" => <Semaphore>::acquire_with);
+    refer!(s, fn "greenthread::sync::Semaphore::locked" => <Semaphore>::locked);
+    refer!(s, fn "greenthread::sync::Semaphore::rawlink" => <Semaphore>::rawlink::<fn(&Semaphore)>);
+    refer!(s, fn "greenthread::sync::Semaphore::ready" => <Semaphore>::ready);
+    refer!(s, fn "greenthread::sync::Semaphore::release" => <Semaphore>::release);
+    refer!(s, fn "greenthread::sync::Semaphore::unlink" => <Semaphore>::unlink);
+    refer!(s, fn "greenthread::sync::Semaphore::wait" => <Semaphore>::wait);
     refer!(s, type "greenthread::sync::BoundedSemaphore" => BoundedSemaphore);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::acquire_with" => BoundedSemaphore::acquire_with);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::locked" => BoundedSemaphore::locked);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::rawlink" => BoundedSemaphore::rawlink::<fn(&BoundedSemaphore)>);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::ready" => BoundedSemaphore::ready);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::release" => BoundedSemaphore::release);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::unlink" => BoundedSemaphore::unlink);
-    refer!(s, fn "greenthread::sync::BoundedSemaphore::wait" => BoundedSemaphore::wait);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::acquire_with" => <BoundedSemaphore>::acquire_with);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::locked" => <BoundedSemaphore>::locked);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::rawlink" => <BoundedSemaphore>::rawlink::<fn(&BoundedSemaphore)>);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::ready" => <BoundedSemaphore>::ready);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::release" => <BoundedSemaphore>::release);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::unlink" => <BoundedSemaphore>::unlink);
+    refer!(s, fn "greenthread::sync::BoundedSemaphore::wait" => <BoundedSemaphore>::wait);
     refer!(s, type "greenthread::sync::DummySemaphore" => DummySemaphore);
     refer!(s, fn "greenthread::sync::DummySemaphore::acquire_with" => DummySemaphore::acquire_with);
     refer!(s, fn "greenthread::sync::DummySemaphore::locked" => DummySemaphore::locked);
@@ -83,8 +83,8 @@ fn rust_items() -> BTreeSet<&'static str> {
     refer!(s, fn "greenthread::sync::DummySemaphore::release" => DummySemaphore::release);
     refer!(s, fn "greenthread::sync::DummySemaphore::wait" => DummySemaphore::wait);
     refer!(s, type "greenthread::sync::RLock" => RLock);
-    refer!(s, fn "greenthread::sync::RLock::acquire_with" => RLock::acquire_with);
-    refer!(s, fn "greenthread::sync::RLock::release" => RLock::release);
+    refer!(s, fn "greenthread::sync::RLock::acquire_with" => <RLock>::acquire_with);
+    refer!(s, fn "greenthread::sync::RLock::release" => <RLock>::release);
     s
 }
 

@@ -185,7 +185,8 @@ fn python_argument_rules() {
     let e = AcquireError::Invalid(Error::TimeoutTooLarge);
     assert_eq!(e.python_exception(), "OverflowError");
     assert_eq!(e.to_string(), "timeout value is too large");
-    assert!(std::error::Error::source(&e).is_some());
+    // Transparent: the message is the inner error's, and the cause is not repeated as a source.
+    assert!(std::error::Error::source(&e).is_none());
 }
 
 /// Green threads queue in the order they block, and get the lock in that order.

@@ -298,7 +298,9 @@ impl std::error::Error for WaitError {
 ///
 /// let gt = greenthread::spawn(|| -> u8 { panic!("no") });
 /// match gt.join() {
-///     Err(JoinError::Exited(Exit::Panicked(payload))) => {
+///     Err(JoinError::Exited(Exit::Panicked(panic))) => {
+///         assert_eq!(panic.message(), Some("no"));
+///         let payload = panic.take_payload().unwrap();
 ///         assert_eq!(payload.downcast_ref::<&str>(), Some(&"no"));
 ///     }
 ///     other => panic!("{other:?}"),

@@ -14,6 +14,7 @@ use crate::Error;
 use super::lock::Lock;
 use super::rlock::RLock;
 use super::semaphore::{BoundedSemaphore, DummySemaphore, Semaphore};
+use super::{Shared, Sharing};
 
 macro_rules! guard {
     (
@@ -68,7 +69,60 @@ macro_rules! guard {
     };
 }
 
-guard!(
+macro_rules! guard_generic {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $ty:ident, $field:ident, $example:literal $(, $marker:ty)?
+    ) => {
+        $(#[$meta])*
+        #[must_use = "if unused the permit is released at once"]
+        pub struct $name<'a, S: Sharing = Shared> {
+            $field: &'a $ty<S>,
+            $(_marker: PhantomData<$marker>,)?
+        }
+
+        impl<'a, S: Sharing> $name<'a, S> {
+            /// Wraps a permit the caller holds.
+            #[inline]
+            pub(crate) fn new($field: &'a $ty<S>) -> Self {
+                $name {
+                    $field,
+                    $(_marker: PhantomData::<$marker>,)?
+                }
+            }
+
+            /// Releases now, returning the release error that dropping the guard would
+            /// ignore.
+            ///
+            /// ```
+            #[doc = $example]
+            /// ```
+            ///
+            /// # Errors
+            /// As the type's `release()`.
+            pub fn release(self) -> Result<(), Error> {
+                let this = ManuallyDrop::new(self);
+                this.$field.release()
+            }
+        }
+
+        impl<S: Sharing> Drop for $name<'_, S> {
+            #[inline]
+            fn drop(&mut self) {
+                // See the module docs: ignoring is the only safe choice in a destructor.
+                let _ = self.$field.release();
+            }
+        }
+
+        impl<S: Sharing> fmt::Debug for $name<'_, S> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).field(stringify!($field), self.$field).finish()
+            }
+        }
+    };
+}
+
+guard_generic!(
     /// Holds a [`Lock`]; releases it when dropped. From [`Lock::lock`], [`Lock::try_lock`],
     /// [`Lock::lock_timeout`].
     ///
@@ -88,7 +142,7 @@ guard!(
     "let lock = greenthread::sync::Lock::new();\nassert_eq!(lock.lock().release(), Ok(()));"
 );
 
-guard!(
+guard_generic!(
     /// Holds one level of an [`RLock`]; releases it when dropped. From [`RLock::lock`],
     /// [`RLock::try_lock`], [`RLock::lock_timeout`].
     ///
@@ -113,7 +167,7 @@ guard!(
     *const ()
 );
 
-guard!(
+guard_generic!(
     /// Holds a permit of a [`Semaphore`]; releases it when dropped. From
     /// [`Semaphore::acquire_guard`] and its `try_`/`_timeout` forms.
     ///
@@ -133,7 +187,7 @@ guard!(
     "let s = greenthread::sync::Semaphore::new(1);\nassert_eq!(s.acquire_guard().release(), Ok(()));"
 );
 
-guard!(
+guard_generic!(
     /// Holds a permit of a [`BoundedSemaphore`]; releases it when dropped. From
     /// [`BoundedSemaphore::acquire_guard`] and its `try_`/`_timeout` forms.
     ///

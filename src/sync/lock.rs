@@ -6,6 +6,7 @@
 //! with no preliminary load.
 
 use core::fmt;
+use core::marker::PhantomData;
 use std::time::Duration;
 
 use crate::Error;
@@ -14,7 +15,7 @@ use crate::sched::ParkError;
 use super::error::AcquireError;
 use super::guard::LockGuard;
 use super::raw::{ONE, RawSem};
-use super::{Wait, blocking_failed, deadline_after};
+use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A binary lock with no owner: Python's `_thread.LockType` (`_thread.allocate_lock()`),
 /// gevent's `gevent.thread.LockType`.
@@ -61,8 +62,9 @@ use super::{Wait, blocking_failed, deadline_after};
 ///   would raise it); use [`LockGuard::release`] to see it.
 /// - Deadlocks are only detected for locks made with [`new_local`](Self::new_local)
 ///   (see the [module docs](super)).
-pub struct Lock {
+pub struct Lock<S: Sharing = Shared> {
     raw: RawSem,
+    _sharing: PhantomData<S>,
 }
 
 impl Lock {
@@ -79,15 +81,19 @@ impl Lock {
     pub const fn new() -> Lock {
         Lock {
             raw: RawSem::new(1, "Lock", false),
+            _sharing: PhantomData,
         }
     }
+}
 
-    /// A free lock that only the green threads of **one** OS thread will use. Blocking on
-    /// it can then be reported as a deadlock when every green thread of that OS thread is
-    /// blocked and nothing can wake one (instead of hanging).
+impl Lock<Local> {
+    /// A free lock that only the green threads of **one** OS thread use. Blocking on it is
+    /// reported as a deadlock when every green thread of that OS thread is blocked and
+    /// nothing can wake one (instead of hanging): gevent's `LoopExit`.
     ///
-    /// Using it from another OS thread still works, but a deadlock may then be reported
-    /// while that other thread could still have released it: the promise is the caller's.
+    /// The promise is kept by the compiler: `Lock<Local>` is `!Send + !Sync`, so neither
+    /// it nor a reference to it can reach another OS thread, and a report is always true
+    /// (see [`Sharing`](super::Sharing)).
     ///
     /// ```
     /// use greenthread::sync::{AcquireError, Lock};
@@ -99,12 +105,15 @@ impl Lock {
     /// assert!(err.deadlock().is_some());
     /// assert_eq!(err.python_exception(), "LoopExit");
     /// ```
-    pub const fn new_local() -> Lock {
+    pub const fn new_local() -> Lock<Local> {
         Lock {
             raw: RawSem::new(1, "Lock", true),
+            _sharing: PhantomData,
         }
     }
+}
 
+impl<S: Sharing> Lock<S> {
     /// Acquires the lock, blocking the calling green thread (other green threads run) until
     /// it is released to it.
     ///
@@ -297,9 +306,9 @@ impl Lock {
     /// # Panics
     /// As [`acquire`](Self::acquire).
     #[inline]
-    pub fn lock(&self) -> LockGuard<'_> {
+    pub fn lock(&self) -> LockGuard<'_, S> {
         self.acquire();
-        LockGuard::new(self)
+        LockGuard::<S>::new(self)
     }
 
     /// [`try_acquire`](Self::try_acquire) with a guard (never switches).
@@ -314,8 +323,8 @@ impl Lock {
     /// # Panics
     /// As [`try_acquire`](Self::try_acquire).
     #[inline]
-    pub fn try_lock(&self) -> Option<LockGuard<'_>> {
-        self.try_acquire().then(|| LockGuard::new(self))
+    pub fn try_lock(&self) -> Option<LockGuard<'_, S>> {
+        self.try_acquire().then(|| LockGuard::<S>::new(self))
     }
 
     /// [`acquire_timeout`](Self::acquire_timeout) with a guard.
@@ -331,8 +340,9 @@ impl Lock {
     ///
     /// # Panics
     /// As [`acquire_timeout`](Self::acquire_timeout).
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_>> {
-        self.acquire_timeout(timeout).then(|| LockGuard::new(self))
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, S>> {
+        self.acquire_timeout(timeout)
+            .then(|| LockGuard::<S>::new(self))
     }
 
     /// Whether this lock was made with [`new_local`](Self::new_local).
@@ -362,7 +372,7 @@ impl Default for Lock {
     }
 }
 
-impl fmt::Debug for Lock {
+impl<S: Sharing> fmt::Debug for Lock<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lock")
             .field("locked", &self.locked())

@@ -63,8 +63,10 @@
 //! - Objects made with `new` (and statics) may be shared: **their waits are external**. A
 //!   deadlock on them is not reported; the OS thread sleeps (as a `std::sync::Mutex`
 //!   deadlock would) and [`dump`](crate::dump) shows who waits on what.
-//! - Objects made with `new_local` are promised to stay on one OS thread: their waits are
-//!   not external, and a deadlock is reported. [`acquire_with`](Lock::acquire_with)
+//! - Objects made with `new_local` (`Lock<Local>`, `Semaphore<Local>`, ...; see
+//!   [`Sharing`]) stay on one OS thread, and the compiler keeps them there: they are
+//!   `!Send + !Sync`, so no other OS thread can ever hold a reference. Their waits are not
+//!   external, and a deadlock is reported; the report is always true. [`acquire_with`](Lock::acquire_with)
 //!   returns it as [`AcquireError::Hub`]; [`acquire`](Lock::acquire) panics with the
 //!   report (a deadlock is a bug, the panic names every blocked green thread).
 //!
@@ -100,6 +102,7 @@ mod rlock;
 mod semaphore;
 mod waitqueue;
 
+mod sharing;
 #[cfg(test)]
 mod tests;
 
@@ -116,6 +119,7 @@ pub use links::LinkId;
 pub use lock::Lock;
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, DummySemaphore, Semaphore};
+pub use sharing::{Local, Shared, Sharing};
 
 /// The deadline of a wait of `d` starting now; `None` (no limit) if the clock cannot
 /// represent it. No arithmetic here can overflow or panic.

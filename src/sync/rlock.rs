@@ -14,6 +14,7 @@
 //! Acquire/Release orders them between successive owners.
 
 use core::fmt;
+use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use super::error::AcquireError;
 use super::guard::RLockGuard;
 use super::lock::timed;
 use super::raw::RawSem;
-use super::{Wait, blocking_failed, deadline_after};
+use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A re-entrant lock: owned by the green thread that acquired it, which may acquire it
 /// again (each acquire needs a release); other green threads wait, FIFO. gevent's
@@ -65,12 +66,13 @@ use super::{Wait, blocking_failed, deadline_after};
 ///   ignores it).
 /// - Deadlocks are only detected for [`new_local`](Self::new_local) locks (see the
 ///   [module docs](super)).
-pub struct RLock {
+pub struct RLock<S: Sharing = Shared> {
     raw: RawSem,
     /// Id of the owning green thread, 0 when free. See the module docs for the ordering.
     owner: AtomicU64,
     /// Recursion depth of the owner.
     count: AtomicUsize,
+    _sharing: PhantomData<S>,
 }
 
 /// The calling green thread's id.
@@ -92,24 +94,31 @@ impl RLock {
             raw: RawSem::new(1, "RLock", false),
             owner: AtomicU64::new(0),
             count: AtomicUsize::new(0),
+            _sharing: PhantomData,
         }
     }
+}
 
-    /// A free re-entrant lock only the green threads of one OS thread will use: its waits
-    /// can be reported as deadlocks. See [`Lock::new_local`](super::Lock::new_local).
+impl RLock<Local> {
+    /// A free re-entrant lock only the green threads of one OS thread use (`!Send +
+    /// !Sync`): its waits are reported as deadlocks. See
+    /// [`Lock::new_local`](super::Lock::new_local).
     ///
     /// ```
     /// let rlock = greenthread::sync::RLock::new_local();
     /// assert!(rlock.is_local());
     /// ```
-    pub const fn new_local() -> RLock {
+    pub const fn new_local() -> RLock<Local> {
         RLock {
             raw: RawSem::new(1, "RLock", true),
             owner: AtomicU64::new(0),
             count: AtomicUsize::new(0),
+            _sharing: PhantomData,
         }
     }
+}
 
+impl<S: Sharing> RLock<S> {
     /// If the calling green thread owns the lock, counts one more level and returns true.
     #[inline]
     fn reenter(&self, me: u64) -> bool {
@@ -325,9 +334,9 @@ impl RLock {
     ///
     /// # Panics
     /// As [`acquire`](Self::acquire).
-    pub fn lock(&self) -> RLockGuard<'_> {
+    pub fn lock(&self) -> RLockGuard<'_, S> {
         self.acquire();
-        RLockGuard::new(self)
+        RLockGuard::<S>::new(self)
     }
 
     /// [`try_acquire`](Self::try_acquire) with a guard.
@@ -339,8 +348,8 @@ impl RLock {
     ///
     /// # Panics
     /// As [`try_acquire`](Self::try_acquire).
-    pub fn try_lock(&self) -> Option<RLockGuard<'_>> {
-        self.try_acquire().then(|| RLockGuard::new(self))
+    pub fn try_lock(&self) -> Option<RLockGuard<'_, S>> {
+        self.try_acquire().then(|| RLockGuard::<S>::new(self))
     }
 
     /// [`acquire_timeout`](Self::acquire_timeout) with a guard.
@@ -354,8 +363,9 @@ impl RLock {
     ///
     /// # Panics
     /// As [`acquire_timeout`](Self::acquire_timeout).
-    pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_>> {
-        self.acquire_timeout(timeout).then(|| RLockGuard::new(self))
+    pub fn lock_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, S>> {
+        self.acquire_timeout(timeout)
+            .then(|| RLockGuard::<S>::new(self))
     }
 
     /// Whether this lock was made with [`new_local`](Self::new_local).
@@ -374,7 +384,7 @@ impl Default for RLock {
     }
 }
 
-impl fmt::Debug for RLock {
+impl<S: Sharing> fmt::Debug for RLock<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let owner = self.owner.load(Ordering::Relaxed);
         f.debug_struct("RLock")

@@ -5,6 +5,7 @@
 //! one macro so the two types cannot drift apart.
 
 use core::fmt;
+use core::marker::PhantomData;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
@@ -17,7 +18,76 @@ use super::guard::{BoundedSemaphoreGuard, DummySemaphoreGuard, SemaphoreGuard};
 use super::links::{self, Link, LinkId, Linkable};
 use super::lock::timed;
 use super::raw::{MAX_COUNT, RawSem};
-use super::{Wait, blocking_failed, deadline_after};
+use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+
+/// `rawlink`/`unlink`: shareable semaphores only (the callback and the link runner may
+/// run on whichever OS thread made the semaphore ready).
+macro_rules! semaphore_links {
+    ($ty:ident) => {
+        /// Registers `callback` to be called with the semaphore when it is ready (a permit
+        /// can be taken): at once if it is ready now, else after the release that makes
+        /// it ready. It is called **from the hub**, on a green thread spawned for the
+        /// purpose on the OS thread whose release (or this call) made it ready, never
+        /// inside `release()` or `rawlink()`; it is unlinked before it is called, so it
+        /// runs at most once. Callbacks run oldest first, only while the semaphore stays
+        /// ready (one that acquires may end the round), and a panic in one is reported
+        /// without stopping the others.
+        ///
+        /// It takes `&Arc<Self>` because the callback outlives this call and receives the
+        /// semaphore: the link holds a `Weak`, and is dropped uncalled if the semaphore is.
+        ///
+        /// The callback must not block for long: it runs on its own green thread, but
+        /// links registered after it wait for it. Links of a semaphore released on an OS
+        /// thread that never switches again run when that thread next switches (or never,
+        /// if it exits first; they stay registered and the next release retries).
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        ///
+        #[doc = concat!("let sem = Arc::new(greenthread::sync::", stringify!($ty), "::new(1));")]
+        /// sem.acquire();
+        /// let calls = Arc::new(AtomicUsize::new(0));
+        /// let c = Arc::clone(&calls);
+        /// sem.rawlink(move |s| {
+        ///     assert!(s.ready());
+        ///     c.fetch_add(1, Ordering::SeqCst);
+        /// });
+        /// sem.release().unwrap();
+        /// assert_eq!(calls.load(Ordering::SeqCst), 0); // never inside release()
+        /// greenthread::yield_now(); // the hub runs the link
+        /// assert_eq!(calls.load(Ordering::SeqCst), 1);
+        /// ```
+        pub fn rawlink<F>(self: &Arc<Self>, callback: F) -> LinkId
+        where
+            F: FnOnce(&$ty) + Send + 'static,
+        {
+            let id = LinkId::next();
+            let owner: Weak<dyn Linkable> = Arc::downgrade(self) as Weak<dyn Linkable>;
+            let link = Link {
+                id,
+                call: links::bind(self, callback),
+            };
+            self.raw.rawlink(owner, link);
+            id
+        }
+
+        /// Removes a callback registered with [`rawlink`](Self::rawlink) before it is
+        /// called. Returns false if it was called (or is being called), already removed, or
+        /// belongs to another semaphore.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        ///
+        #[doc = concat!("let sem = Arc::new(greenthread::sync::", stringify!($ty), "::new(0));")]
+        /// let id = sem.rawlink(|_| panic!("not called"));
+        /// assert!(sem.unlink(id));
+        /// ```
+        pub fn unlink(&self, id: LinkId) -> bool {
+            self.raw.unlink(id)
+        }
+    };
+}
 
 /// The methods `Semaphore` and `BoundedSemaphore` share.
 macro_rules! semaphore_common {
@@ -189,69 +259,6 @@ macro_rules! semaphore_common {
             }
         }
 
-        /// Registers `callback` to be called with the semaphore when it is ready (a permit
-        /// can be taken): at once if it is ready now, else after the release that makes
-        /// it ready. It is called **from the hub**, on a green thread spawned for the
-        /// purpose on the OS thread whose release (or this call) made it ready, never
-        /// inside `release()` or `rawlink()`; it is unlinked before it is called, so it
-        /// runs at most once. Callbacks run oldest first, only while the semaphore stays
-        /// ready (one that acquires may end the round), and a panic in one is reported
-        /// without stopping the others.
-        ///
-        /// It takes `&Arc<Self>` because the callback outlives this call and receives the
-        /// semaphore: the link holds a `Weak`, and is dropped uncalled if the semaphore is.
-        ///
-        /// The callback must not block for long: it runs on its own green thread, but
-        /// links registered after it wait for it. Links of a semaphore released on an OS
-        /// thread that never switches again run when that thread next switches (or never,
-        /// if it exits first; they stay registered and the next release retries).
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        /// use std::sync::atomic::{AtomicUsize, Ordering};
-        ///
-        #[doc = concat!("let sem = Arc::new(greenthread::sync::", stringify!($ty), "::new(1));")]
-        /// sem.acquire();
-        /// let calls = Arc::new(AtomicUsize::new(0));
-        /// let c = Arc::clone(&calls);
-        /// sem.rawlink(move |s| {
-        ///     assert!(s.ready());
-        ///     c.fetch_add(1, Ordering::SeqCst);
-        /// });
-        /// sem.release().unwrap();
-        /// assert_eq!(calls.load(Ordering::SeqCst), 0); // never inside release()
-        /// greenthread::yield_now(); // the hub runs the link
-        /// assert_eq!(calls.load(Ordering::SeqCst), 1);
-        /// ```
-        pub fn rawlink<F>(self: &Arc<Self>, callback: F) -> LinkId
-        where
-            F: FnOnce(&$ty) + Send + 'static,
-        {
-            let id = LinkId::next();
-            let owner: Weak<dyn Linkable> = Arc::downgrade(self) as Weak<dyn Linkable>;
-            let link = Link {
-                id,
-                call: links::bind(self, callback),
-            };
-            self.raw.rawlink(owner, link);
-            id
-        }
-
-        /// Removes a callback registered with [`rawlink`](Self::rawlink) before it is
-        /// called. Returns false if it was called (or is being called), already removed, or
-        /// belongs to another semaphore.
-        ///
-        /// ```
-        /// use std::sync::Arc;
-        ///
-        #[doc = concat!("let sem = Arc::new(greenthread::sync::", stringify!($ty), "::new(0));")]
-        /// let id = sem.rawlink(|_| panic!("not called"));
-        /// assert!(sem.unlink(id));
-        /// ```
-        pub fn unlink(&self, id: LinkId) -> bool {
-            self.raw.unlink(id)
-        }
-
         /// [`acquire`](Self::acquire) with a guard that releases the permit when dropped.
         ///
         /// ```
@@ -265,9 +272,9 @@ macro_rules! semaphore_common {
         ///
         /// # Panics
         /// As [`acquire`](Self::acquire).
-        pub fn acquire_guard(&self) -> $guard<'_> {
+        pub fn acquire_guard(&self) -> $guard<'_, S> {
             self.acquire();
-            $guard::new(self)
+            $guard::<S>::new(self)
         }
 
         /// [`try_acquire`](Self::try_acquire) with a guard.
@@ -278,8 +285,8 @@ macro_rules! semaphore_common {
         /// assert!(g.is_some());
         /// assert!(sem.try_acquire_guard().is_none());
         /// ```
-        pub fn try_acquire_guard(&self) -> Option<$guard<'_>> {
-            self.try_acquire().then(|| $guard::new(self))
+        pub fn try_acquire_guard(&self) -> Option<$guard<'_, S>> {
+            self.try_acquire().then(|| $guard::<S>::new(self))
         }
 
         /// [`acquire_timeout`](Self::acquire_timeout) with a guard.
@@ -293,8 +300,9 @@ macro_rules! semaphore_common {
         ///
         /// # Panics
         /// As [`acquire_timeout`](Self::acquire_timeout).
-        pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<$guard<'_>> {
-            self.acquire_timeout(timeout).then(|| $guard::new(self))
+        pub fn acquire_guard_timeout(&self, timeout: Duration) -> Option<$guard<'_, S>> {
+            self.acquire_timeout(timeout)
+                .then(|| $guard::<S>::new(self))
         }
 
         /// Whether it was made with `new_local` (its waits can be reported as deadlocks).
@@ -358,8 +366,9 @@ macro_rules! semaphore_common {
 ///   [`LinkId`] for [`unlink`](Self::unlink) (Python unlinks by the callback object).
 /// - The counter is a `usize`: [`release`](Self::release) past `usize::MAX >> 3` is an error.
 /// - Deadlocks are only detected for [`new_local`](Self::new_local) semaphores.
-pub struct Semaphore {
+pub struct Semaphore<S: Sharing = Shared> {
     raw: RawSem,
+    _sharing: PhantomData<S>,
 }
 
 impl Semaphore {
@@ -376,11 +385,23 @@ impl Semaphore {
     pub const fn new(value: usize) -> Semaphore {
         Semaphore {
             raw: RawSem::new(value, "Semaphore", false),
+            _sharing: PhantomData,
         }
     }
 
-    /// A semaphore only the green threads of one OS thread will use: its waits can be
-    /// reported as deadlocks. See [`Lock::new_local`](super::Lock::new_local).
+    semaphore_links!(Semaphore);
+
+    /// The largest counter a semaphore holds: `usize::MAX >> 3` (three bits of the word are
+    /// flags). [`new`](Self::new) panics above it; [`release`](Self::release) returns
+    /// [`Error::CounterOverflow`] at it.
+    pub const MAX_VALUE: usize = MAX_COUNT;
+}
+
+impl Semaphore<Local> {
+    /// A semaphore only the green threads of one OS thread use (`!Send + !Sync`, kept there
+    /// by the compiler): its waits are reported as deadlocks. See
+    /// [`Lock::new_local`](super::Lock::new_local). It has no `rawlink` (callbacks are for
+    /// shareable semaphores).
     ///
     /// # Panics
     /// If `value` exceeds `usize::MAX >> 3`.
@@ -390,12 +411,15 @@ impl Semaphore {
     /// let err = sem.acquire_with(true, None).unwrap_err();
     /// assert!(err.deadlock().is_some()); // nobody else could ever release it
     /// ```
-    pub const fn new_local(value: usize) -> Semaphore {
+    pub const fn new_local(value: usize) -> Semaphore<Local> {
         Semaphore {
             raw: RawSem::new(value, "Semaphore", true),
+            _sharing: PhantomData,
         }
     }
+}
 
+impl<S: Sharing> Semaphore<S> {
     semaphore_common!(Semaphore, SemaphoreGuard);
 
     /// Gives a permit back: to the oldest waiter if any (it runs when its hub gets to it),
@@ -429,11 +453,6 @@ impl Semaphore {
             Err(Error::CounterOverflow)
         }
     }
-
-    /// The largest counter a semaphore holds: `usize::MAX >> 3` (three bits of the word are
-    /// flags). [`new`](Self::new) panics above it; [`release`](Self::release) returns
-    /// [`Error::CounterOverflow`] at it.
-    pub const MAX_VALUE: usize = MAX_COUNT;
 }
 
 impl Linkable for Semaphore {
@@ -449,7 +468,7 @@ impl Default for Semaphore {
     }
 }
 
-impl fmt::Debug for Semaphore {
+impl<S: Sharing> fmt::Debug for Semaphore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Semaphore")
             .field("counter", &self.counter())
@@ -480,9 +499,10 @@ impl fmt::Debug for Semaphore {
 ///
 /// # Differences
 /// As [`Semaphore`]'s.
-pub struct BoundedSemaphore {
+pub struct BoundedSemaphore<S: Sharing = Shared> {
     raw: RawSem,
     initial: usize,
+    _sharing: PhantomData<S>,
 }
 
 impl BoundedSemaphore {
@@ -500,11 +520,17 @@ impl BoundedSemaphore {
         BoundedSemaphore {
             raw: RawSem::new(value, "BoundedSemaphore", false),
             initial: value,
+            _sharing: PhantomData,
         }
     }
 
-    /// A bounded semaphore only the green threads of one OS thread will use: its waits can
-    /// be reported as deadlocks. See [`Lock::new_local`](super::Lock::new_local).
+    semaphore_links!(BoundedSemaphore);
+}
+
+impl BoundedSemaphore<Local> {
+    /// A bounded semaphore only the green threads of one OS thread use (`!Send + !Sync`):
+    /// its waits are reported as deadlocks. See
+    /// [`Lock::new_local`](super::Lock::new_local). It has no `rawlink`.
     ///
     /// # Panics
     /// If `value` exceeds `usize::MAX >> 3`.
@@ -512,13 +538,16 @@ impl BoundedSemaphore {
     /// ```
     /// assert!(greenthread::sync::BoundedSemaphore::new_local(1).is_local());
     /// ```
-    pub const fn new_local(value: usize) -> BoundedSemaphore {
+    pub const fn new_local(value: usize) -> BoundedSemaphore<Local> {
         BoundedSemaphore {
             raw: RawSem::new(value, "BoundedSemaphore", true),
             initial: value,
+            _sharing: PhantomData,
         }
     }
+}
 
+impl<S: Sharing> BoundedSemaphore<S> {
     /// The initial value, which is also the most the counter may reach.
     ///
     /// ```
@@ -567,7 +596,7 @@ impl Default for BoundedSemaphore {
     }
 }
 
-impl fmt::Debug for BoundedSemaphore {
+impl<S: Sharing> fmt::Debug for BoundedSemaphore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedSemaphore")
             .field("counter", &self.counter())
