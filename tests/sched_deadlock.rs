@@ -3,6 +3,8 @@
 //! each blocked green thread; pending timers and waits another OS thread could end are not
 //! deadlocks.
 
+mod support;
+
 use std::time::Duration;
 
 use greenthread::Builder;
@@ -168,4 +170,66 @@ fn deadlock_report_repeats_while_nothing_changes() {
     }
     gt.kill();
     assert!(gt.wait().unwrap_err().exit().unwrap().is_killed());
+}
+
+/// Issue 11.1b (gevent raises `LoopExit`, Go prints "all goroutines are asleep"): a hub whose
+/// green threads all wait on shareable objects for longer than the stall delay prints one
+/// stall report naming each waiter, marked "may still be woken from another OS thread",
+/// and fails nothing: the other OS thread's late release still completes the acquire.
+#[test]
+fn stall_report_when_only_shareable_waits_remain() {
+    if support::is_child() {
+        use std::sync::Arc;
+        greenthread::sched::set_stall_report_after(Some(Duration::from_millis(100)));
+        let lock = Arc::new(greenthread::sync::Lock::new());
+        lock.acquire();
+        let l = Arc::clone(&lock);
+        let w = greenthread::Builder::new()
+            .name("waiter")
+            .spawn(move || l.acquire())
+            .unwrap();
+        let l = Arc::clone(&lock);
+        // Releases long after the report is due (a generous margin for emulation).
+        let os = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(3));
+            l.release().unwrap();
+        });
+        w.wait().unwrap(); // the main green thread waits too: nothing runnable
+        os.join().unwrap();
+        eprintln!("child done");
+        return;
+    }
+    let out = support::run_in_child("stall_report_when_only_shareable_waits_remain");
+    out.assert_success();
+    out.assert_stderr_contains("greenthread: stall:");
+    out.assert_stderr_contains("'waiter'");
+    out.assert_stderr_contains("may still be woken from another OS thread");
+    out.assert_stderr_contains("child done");
+    assert_eq!(
+        out.stderr.matches("greenthread: stall:").count(),
+        1,
+        "reported once\n{out}"
+    );
+}
+
+/// The off switch: no report, and nothing else changes.
+#[test]
+fn stall_report_can_be_turned_off() {
+    if support::is_child() {
+        use std::sync::Arc;
+        greenthread::sched::set_stall_report_after(None);
+        let lock = Arc::new(greenthread::sync::Lock::new());
+        lock.acquire();
+        let l = Arc::clone(&lock);
+        let os = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            l.release().unwrap();
+        });
+        lock.acquire();
+        os.join().unwrap();
+        return;
+    }
+    let out = support::run_in_child("stall_report_can_be_turned_off");
+    out.assert_success();
+    out.assert_stderr_lacks("greenthread: stall:");
 }

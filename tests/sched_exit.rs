@@ -264,7 +264,7 @@ fn dump_lists_every_live_green_thread() {
     let text = d.to_string();
     for needle in [
         "'worker': parked, waits on sleep",
-        "'locker': parked, waits on Lock at 0x1000 (wakeable from another OS thread)",
+        "'locker': parked, waits on Lock at 0x1000 (may still be woken from another OS thread)",
         ": not started",
         ": delayed",
         "(main): running",

@@ -92,7 +92,7 @@ impl fmt::Display for GreenInfo {
             write!(f, ", waits on {w}")?;
         }
         if self.external {
-            f.write_str(" (wakeable from another OS thread)")?;
+            f.write_str(" (may still be woken from another OS thread)")?;
         }
         if let Some(t) = self.time_left {
             write!(f, ", {t:.3?} left")?;

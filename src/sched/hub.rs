@@ -28,7 +28,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::panic::resume_unwind;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::dump::{DeadlockReport, GreenInfo, GreenState, HubDump};
 use super::error::{HubError, KillError, ParkError, SpawnError};
@@ -147,6 +147,8 @@ pub(crate) struct Hub {
     shutting_down: Cell<bool>,
     /// Deadlock report for the main green thread, set with `Wake::Deadlock`.
     report: RefCell<Option<DeadlockReport>>,
+    /// A stall report was printed and nothing has happened since (`idle`).
+    stall_reported: Cell<bool>,
     /// `interrupt_main` payload for the main green thread (`pending::INTERRUPT`).
     interrupt: RefCell<Option<Box<dyn Any + Send>>>,
     /// Second buffer for the inbox's wakes (swapped, so draining does not allocate).
@@ -202,6 +204,7 @@ impl Hub {
             external_parks: Cell::new(0),
             shutting_down: Cell::new(false),
             report: RefCell::new(None),
+            stall_reported: Cell::new(false),
             interrupt: RefCell::new(None),
             spare: RefCell::new(Vec::new()),
             thread_name,
@@ -711,7 +714,50 @@ impl Hub {
             self.deadlock();
             return;
         }
+        if deadline.is_none()
+            && !self.stall_reported.get()
+            && let Some(after) = super::stall_report_after()
+        {
+            // Nothing runnable, no timer: only parks another OS thread may end. Wait at
+            // most `after`; if nothing came, say so once (gevent would raise LoopExit,
+            // Go print "all goroutines are asleep"; here another OS thread may still wake
+            // us, so nothing fails).
+            let until = Instant::now().checked_add(after);
+            self.shared.wait(until);
+            if !self.shared.has_posts() && until.is_some_and(|u| Instant::now() >= u) {
+                self.stall_reported.set(true);
+                self.print_stall_report(after);
+            }
+            return;
+        }
         self.shared.wait(deadline);
+        if self.shared.has_posts() {
+            // Something happened: a later stall is a new one, reported again.
+            self.stall_reported.set(false);
+        }
+    }
+
+    /// The stall report: every green thread of this hub waits on something only another
+    /// OS thread can end, and nothing has happened for `after`.
+    #[cold]
+    fn print_stall_report(&self, after: Duration) {
+        use std::io::Write;
+        let dump = self.snapshot(true);
+        let mut text = format!("greenthread: stall: no green thread of hub {}", dump.hub_id);
+        if let Some(n) = &dump.thread_name {
+            text.push_str(&format!(" (OS thread '{n}')"));
+        }
+        text.push_str(&format!(
+            " has run for {after:?}: every one waits on an object another OS thread may still \
+             release, and no timer is pending. This is a deadlock unless another OS thread \
+             acts (gevent: LoopExit). {} blocked:",
+            dump.green_threads.len()
+        ));
+        for g in &dump.green_threads {
+            text.push_str(&format!("\n  {g}"));
+        }
+        text.push('\n');
+        let _ = std::io::stderr().write_all(text.as_bytes());
     }
 
     /// Every green thread is parked, no timer is pending, no park can be ended from

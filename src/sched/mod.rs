@@ -732,3 +732,53 @@ impl Builder {
         )
     }
 }
+
+/// How long a hub may sit with nothing runnable, no timer pending and only parks that
+/// another OS thread may end, before it prints a stall report: 5 seconds by default.
+pub const DEFAULT_STALL_REPORT_AFTER: Duration = Duration::from_secs(5);
+
+/// The stall-report delay in milliseconds; `u64::MAX` means off.
+static STALL_REPORT_MS: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(DEFAULT_STALL_REPORT_AFTER.as_millis() as u64);
+
+/// Sets (process-wide) how long a hub waits, with nothing runnable, no timer pending and
+/// only parks another OS thread may end (waits on shareable locks, joins of nothing, ...),
+/// before it prints a **stall report** on stderr: every blocked green thread and what it
+/// waits on, each marked "may still be woken from another OS thread". It is printed once
+/// per stall and fails no call: such a wait is not provably a deadlock (another OS thread
+/// may still release the lock), so, unlike the deadlock report of a local object, it only
+/// informs. `None` turns it off. Default: [`DEFAULT_STALL_REPORT_AFTER`].
+///
+/// gevent raises `LoopExit` and Go prints "all goroutines are asleep" in the provable case;
+/// this is the report for the case neither can prove.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// greenthread::sched::set_stall_report_after(Some(Duration::from_secs(30)));
+/// assert_eq!(greenthread::sched::stall_report_after(), Some(Duration::from_secs(30)));
+/// greenthread::sched::set_stall_report_after(None); // off
+/// assert_eq!(greenthread::sched::stall_report_after(), None);
+/// greenthread::sched::set_stall_report_after(Some(greenthread::sched::DEFAULT_STALL_REPORT_AFTER));
+/// ```
+pub fn set_stall_report_after(after: Option<Duration>) {
+    let ms = match after {
+        None => u64::MAX,
+        Some(d) => u64::try_from(d.as_millis())
+            .unwrap_or(u64::MAX - 1)
+            .min(u64::MAX - 1),
+    };
+    STALL_REPORT_MS.store(ms, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The current stall-report delay; `None` when off. See [`set_stall_report_after`].
+///
+/// ```
+/// assert!(greenthread::sched::stall_report_after().is_some()); // on by default
+/// ```
+pub fn stall_report_after() -> Option<Duration> {
+    match STALL_REPORT_MS.load(core::sync::atomic::Ordering::Relaxed) {
+        u64::MAX => None,
+        ms => Some(Duration::from_millis(ms)),
+    }
+}
