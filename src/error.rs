@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// [`Error::TimeoutTooLarge`].
 ///
 /// ```
-/// assert_eq!(greenthread::TIMEOUT_MAX, 9223372036.854776);
+/// assert_eq!(greenthread::thread::TIMEOUT_MAX, 9223372036.854776);
 /// ```
 pub const TIMEOUT_MAX: f64 = i64::MAX as f64 / 1e9;
 

@@ -39,10 +39,12 @@
 //!
 //! | layer | items | Python counterpart |
 //! |---|---|---|
-//! | green threads | [`spawn`], [`spawn_n`], [`spawn_after`], [`spawn_after_local`], [`sleep`], [`yield_now`], [`kill`], [`getcurrent`], [`GreenThread`], [`Builder`] | `eventlet.greenthread` |
-//! | locks | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::DummySemaphore`], [`sync::RLock`] | `gevent.lock`, `_thread.LockType` |
-//! | the `_thread` module | [`thread`] | `_thread`, `thread` (2.x), `gevent.thread` |
+//! | green threads | [`spawn`], [`spawn_n`], [`spawn_after`], [`spawn_after_local`], [`sleep`], [`sleep_until`], [`yield_now`], [`kill`], [`getcurrent`], [`GreenThread`], [`Builder`] | `eventlet.greenthread` |
+//! | per-green-thread storage | [`green_local!`], [`GreenLocal`] | greenlet-local attributes |
+//! | locks (`Duration` and `Instant` forms of every timed call, RAII guards) | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::DummySemaphore`], [`sync::RLock`] | `gevent.lock`, `_thread.LockType` |
+//! | errors | [`Error`], [`sched::JoinError`], [`sched::WaitError`], [`sched::SpawnError`], [`sync::AcquireError`], [`StackError`]: all `Send + Sync + 'static` | the Python exception each stands for |
 //! | raw layer | [`Coroutine`], [`context::raw`], [`stack`] | |
+//! | Python-shaped corner | [`thread`] (with [`thread::Wait`], [`thread::TIMEOUT_MAX`]), the locks' `acquire_with(blocking, timeout)` | `_thread`, `thread` (2.x), `gevent.thread` |
 //!
 //! [`facade::IMPLEMENTS`] maps every Python name to its Rust item; `docs/PYTHON_API.md` has
 //! the differences and a porting guide.
@@ -85,7 +87,9 @@ pub struct ReadmeDoctests;
 pub struct PythonApiDoctests;
 
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
-pub use error::{Error, TIMEOUT_MAX, Wait};
+pub use error::Error;
+// Python-shaped: public in the `thread` facade, not on the front page.
+pub(crate) use error::Wait;
 pub use facade::thread;
 pub use sched::{
     Builder, GreenHandle, GreenLocal, GreenThread, current, dump, getcurrent, kill, sleep,

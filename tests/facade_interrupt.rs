@@ -40,14 +40,15 @@ fn main() {
             // Main blocks in a long sleep; the interrupt ends it at once.
             let t = Instant::now();
             let r = catch_unwind(AssertUnwindSafe(|| {
-                greenthread::sleep(Duration::from_secs(30))
+                greenthread::sleep(Duration::from_secs(3600))
             }));
             let payload = r.expect_err("main was not interrupted");
             assert_eq!(
                 payload.downcast_ref::<KeyboardInterrupt>(),
                 Some(&KeyboardInterrupt { signum: SIGINT })
             );
-            assert!(t.elapsed() < Duration::from_secs(10));
+            // Far below the hour it slept for; generous for qemu on a loaded machine.
+            assert!(t.elapsed() < Duration::from_secs(120));
             // Exactly once: the next switch points are quiet.
             greenthread::sleep(Duration::from_millis(5));
             greenthread::yield_now();

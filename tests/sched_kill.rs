@@ -41,7 +41,8 @@ fn kill_switches_into_the_victim_at_once_and_runs_destructors() {
     l.borrow_mut().push("before kill");
     victim.kill();
     l.borrow_mut().push("after kill");
-    assert!(t0.elapsed() < Duration::from_secs(1));
+    // Far below the victim's hour-long sleep; generous for qemu on a loaded machine.
+    assert!(t0.elapsed() < Duration::from_secs(120));
     // The victim died inside kill(): before the killer continued.
     assert_eq!(*l.borrow(), ["before kill", "victim unwound", "after kill"]);
     assert!(victim.is_finished());

@@ -377,9 +377,9 @@ fn interrupt_main_from_a_green_thread_interrupts_main_once_and_the_caller_carrie
     });
     // main is parked in sleep: the interrupt ends it at once
     let t0 = Instant::now();
-    let r = std::panic::catch_unwind(|| greenthread::sleep(Duration::from_secs(60)));
+    let r = std::panic::catch_unwind(|| greenthread::sleep(Duration::from_secs(3600)));
     assert!(r.unwrap_err().is::<KeyboardInterrupt>());
-    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(t0.elapsed() < Duration::from_secs(120)); // not the hour: generous for qemu
     assert!(caller_done.get());
     caller.join().unwrap();
     // once: the next switch point is quiet

@@ -94,7 +94,7 @@ fn sleep_zero_loop_never_starves_a_due_timer() {
     while !fired.get() {
         greenthread::sleep(Duration::ZERO);
         spins += 1;
-        assert!(t0.elapsed() < Duration::from_secs(5), "timer starved");
+        assert!(t0.elapsed() < Duration::from_secs(120), "timer starved");
     }
     assert!(spins > 0);
     sleeper.join().unwrap();
@@ -117,7 +117,7 @@ fn yield_loops_of_many_threads_never_starve_a_due_timer() {
     let s = Rc::clone(&stop);
     let timer = greenthread::spawn_after(Duration::from_millis(5), move || s.set(true));
     timer.join().unwrap();
-    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(t0.elapsed() < Duration::from_secs(120)); // fired at all: generous for qemu
     for s in spinners {
         s.join().unwrap();
     }
@@ -155,7 +155,7 @@ fn cancelled_timers_do_not_pile_up_or_delay_anything() {
     for _ in 0..2000 {
         let p = Parker::new();
         let w = p.waker();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(3600);
         let gt = greenthread::spawn(move || assert!(w.wake()));
         assert_eq!(
             p.park(WaitOn::Other("w"), Some(deadline), false).unwrap(),
@@ -164,11 +164,11 @@ fn cancelled_timers_do_not_pile_up_or_delay_anything() {
         gt.join().unwrap();
     }
     // With only stale timers left, a park with nothing to wake it is a deadlock at once,
-    // not a 60 s wait.
+    // not an hour's wait.
     let t0 = Instant::now();
     let r = Parker::new().park(WaitOn::Other("nothing"), None, false);
     assert!(r.is_err());
-    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert!(t0.elapsed() < Duration::from_secs(120)); // generous for qemu
 }
 
 #[test]
@@ -203,15 +203,17 @@ fn thread_cpu_time() -> Duration {
 #[cfg(unix)]
 #[test]
 fn an_idle_hub_sleeps_instead_of_spinning() {
-    let sleeper = greenthread::spawn(|| greenthread::sleep(Duration::from_millis(200)));
+    let sleeper = greenthread::spawn(|| greenthread::sleep(Duration::from_millis(500)));
     let cpu0 = thread_cpu_time();
     let t0 = Instant::now();
     sleeper.join().unwrap();
     let wall = t0.elapsed();
     let cpu = thread_cpu_time() - cpu0;
-    assert!(wall >= Duration::from_millis(200));
+    assert!(wall >= Duration::from_millis(500));
+    // A spinning hub burns about the whole 500 ms; a sleeping one a few syscalls. Half is
+    // a bound emulation overhead cannot reach on a loaded machine.
     assert!(
-        cpu < Duration::from_millis(50),
+        cpu < Duration::from_millis(250),
         "busy wait: {cpu:?} CPU in {wall:?}"
     );
 }

@@ -20,8 +20,9 @@ use greenthread::sync::{
     AcquireError, BoundedSemaphore, BoundedSemaphoreGuard, DummySemaphore, DummySemaphoreGuard,
     Lock, LockGuard, RLock, RLockGuard, Semaphore, SemaphoreGuard,
 };
+use greenthread::thread::Wait;
 use greenthread::thread::{InterruptHandler, KeyboardInterrupt};
-use greenthread::{Error, GreenLocal, Wait};
+use greenthread::{Error, GreenLocal};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
 // Errors: Send + Sync + 'static + Error + Debug + Display.

@@ -128,7 +128,8 @@ fn plain_os_thread_waits_without_spinning() {
     // At least the final timeout (the first two waits depend on when this thread started).
     assert!(waited >= Duration::from_millis(100), "{waited:?}");
     assert!(
-        cpu < Duration::from_millis(60),
+        // Spinning would burn about the 400 ms waited; emulation overhead stays far below.
+        cpu < Duration::from_millis(200),
         "waiting {waited:?} used {cpu:?} of CPU: spinning?"
     );
 }

@@ -33,7 +33,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::sched::{self, Builder};
 use crate::stack;
 
-pub use crate::error::TIMEOUT_MAX;
+pub use crate::error::{TIMEOUT_MAX, Wait};
 
 /// `_thread.error`: the error type of this module (Python's `RuntimeError`, plus the
 /// `ValueError`/`OverflowError` argument errors, each naming its Python exception).

@@ -21,9 +21,9 @@ use crate::sched::{DeadlockReport, ParkError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AcquireError {
-    /// The arguments break Python's rules (see [`Wait::from_python`](crate::Wait)): a
+    /// The arguments break Python's rules (see [`Wait::from_python`](crate::thread::Wait)): a
     /// timeout with `blocking = false`, a negative timeout other than -1, a timeout above
-    /// [`TIMEOUT_MAX`](crate::TIMEOUT_MAX) or not finite. Nothing was attempted.
+    /// [`TIMEOUT_MAX`](crate::thread::TIMEOUT_MAX) or not finite. Nothing was attempted.
     Invalid(Error),
     /// The hub could not block the calling green thread; it was not queued and holds
     /// nothing:

@@ -7,7 +7,7 @@
 
 use core::fmt;
 use core::marker::PhantomData;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::sched::ParkError;
@@ -207,13 +207,37 @@ impl<S: Sharing> Lock<S> {
         )
     }
 
+    /// Acquires the lock, waiting until `deadline` at the latest: the `Instant` form of
+    /// [`acquire_timeout`](Self::acquire_timeout). Returns false if the deadline passed
+    /// first; a deadline already passed is [`try_acquire`](Self::try_acquire).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lock = greenthread::sync::Lock::new();
+    /// assert!(lock.acquire_until(Instant::now() + Duration::from_secs(1)));
+    /// let deadline = Instant::now() + Duration::from_millis(5);
+    /// assert!(!lock.acquire_until(deadline)); // held: waits until the deadline
+    /// assert!(Instant::now() >= deadline);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    #[must_use = "the lock is held only if this returns true"]
+    pub fn acquire_until(&self, deadline: Instant) -> bool {
+        if self.raw.try_acquire_from(ONE) {
+            return true;
+        }
+        timed(self.raw.acquire_slow(Some(deadline)), "Lock::acquire_until")
+    }
+
     /// Python's `lock.acquire(blocking=True, timeout=-1)`: returns whether the lock was
     /// acquired. `timeout` is in seconds; `None` or `-1.0` means no limit.
     ///
     /// # Errors
     /// - [`AcquireError::Invalid`]: a timeout with `blocking = false`
     ///   ([`Error::TimeoutWithNonBlocking`]), a negative timeout other than -1
-    ///   ([`Error::NegativeTimeout`]), above [`TIMEOUT_MAX`](crate::TIMEOUT_MAX) or not
+    ///   ([`Error::NegativeTimeout`]), above [`TIMEOUT_MAX`](crate::thread::TIMEOUT_MAX) or not
     ///   finite ([`Error::TimeoutTooLarge`]); checked before anything else.
     /// - [`AcquireError::Hub`]: a deadlock (local locks only) or a call while panicking.
     ///
@@ -342,6 +366,24 @@ impl<S: Sharing> Lock<S> {
     /// As [`acquire_timeout`](Self::acquire_timeout).
     pub fn lock_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, S>> {
         self.acquire_timeout(timeout)
+            .then(|| LockGuard::<S>::new(self))
+    }
+
+    /// [`acquire_until`](Self::acquire_until) with a guard.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let lock = greenthread::sync::Lock::new();
+    /// let g = lock.lock_until(Instant::now() + Duration::from_secs(1)).unwrap();
+    /// assert!(lock.lock_until(Instant::now()).is_none());
+    /// drop(g);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    pub fn lock_until(&self, deadline: Instant) -> Option<LockGuard<'_, S>> {
+        self.acquire_until(deadline)
             .then(|| LockGuard::<S>::new(self))
     }
 

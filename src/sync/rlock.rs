@@ -16,7 +16,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 
@@ -350,6 +350,50 @@ impl<S: Sharing> RLock<S> {
     /// As [`try_acquire`](Self::try_acquire).
     pub fn try_lock(&self) -> Option<RLockGuard<'_, S>> {
         self.try_acquire().then(|| RLockGuard::<S>::new(self))
+    }
+
+    /// Acquires (or re-enters) the lock, waiting until `deadline` at the latest: the
+    /// `Instant` form of [`acquire_timeout`](Self::acquire_timeout).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rlock = greenthread::sync::RLock::new();
+    /// assert!(rlock.acquire_until(Instant::now() + Duration::from_secs(1)));
+    /// assert!(rlock.acquire_until(Instant::now())); // re-entry never waits
+    /// rlock.release().unwrap();
+    /// rlock.release().unwrap();
+    /// ```
+    ///
+    /// # Panics
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    #[must_use = "the lock is held only if this returns true"]
+    pub fn acquire_until(&self, deadline: Instant) -> bool {
+        let me = me();
+        if self.reenter(me) {
+            return true;
+        }
+        let got = timed(self.raw.acquire(Some(deadline)), "RLock::acquire_until");
+        if got {
+            self.own(me);
+        }
+        got
+    }
+
+    /// [`acquire_until`](Self::acquire_until) with a guard.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let rlock = greenthread::sync::RLock::new();
+    /// assert!(rlock.lock_until(Instant::now() + Duration::from_secs(1)).is_some());
+    /// ```
+    ///
+    /// # Panics
+    /// As [`acquire_timeout`](Self::acquire_timeout).
+    pub fn lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_, S>> {
+        self.acquire_until(deadline)
+            .then(|| RLockGuard::<S>::new(self))
     }
 
     /// [`acquire_timeout`](Self::acquire_timeout) with a guard.

@@ -8,7 +8,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::sched::{Builder, ParkError};
@@ -146,6 +146,42 @@ macro_rules! semaphore_common {
             )
         }
 
+        /// Takes a permit, waiting until `deadline` at the latest: the `Instant` form of
+        /// [`acquire_timeout`](Self::acquire_timeout). Returns false if it passed first.
+        ///
+        /// ```
+        /// use std::time::{Duration, Instant};
+        ///
+        #[doc = concat!("let sem = greenthread::sync::", stringify!($ty), "::new(1);")]
+        /// assert!(sem.acquire_until(Instant::now() + Duration::from_secs(1)));
+        /// assert!(!sem.acquire_until(Instant::now()));
+        /// ```
+        ///
+        /// # Panics
+        /// As [`acquire_timeout`](Self::acquire_timeout).
+        #[must_use = "a permit is held only if this returns true"]
+        pub fn acquire_until(&self, deadline: Instant) -> bool {
+            timed(
+                self.raw.acquire(Some(deadline)),
+                concat!(stringify!($ty), "::acquire_until"),
+            )
+        }
+
+        /// [`acquire_until`](Self::acquire_until) with a guard.
+        ///
+        /// ```
+        /// use std::time::{Duration, Instant};
+        ///
+        #[doc = concat!("let sem = greenthread::sync::", stringify!($ty), "::new(1);")]
+        /// assert!(sem.acquire_guard_until(Instant::now() + Duration::from_secs(1)).is_some());
+        /// ```
+        ///
+        /// # Panics
+        /// As [`acquire_timeout`](Self::acquire_timeout).
+        pub fn acquire_guard_until(&self, deadline: Instant) -> Option<$guard<'_, S>> {
+            self.acquire_until(deadline).then(|| $guard::<S>::new(self))
+        }
+
         /// gevent's `acquire(blocking=True, timeout=None)`: returns whether a permit was
         /// taken. `timeout` is in seconds; `None` or `-1.0` means no limit.
         ///
@@ -250,6 +286,28 @@ macro_rules! semaphore_common {
                 None => None,
                 Some(d) => deadline_after(d),
             };
+            self.wait_deadline(deadline)
+        }
+
+        /// [`wait`](Self::wait) until `deadline` at the latest (the `Instant` form); the
+        /// value means the same.
+        ///
+        /// ```
+        /// use std::time::{Duration, Instant};
+        ///
+        #[doc = concat!("let sem = greenthread::sync::", stringify!($ty), "::new(1);")]
+        /// assert_eq!(sem.wait_until(Instant::now() + Duration::from_secs(1)), 1);
+        /// sem.acquire();
+        /// assert_eq!(sem.wait_until(Instant::now()), 0); // deadline passed
+        /// ```
+        ///
+        /// # Panics
+        /// As [`wait`](Self::wait).
+        pub fn wait_until(&self, deadline: Instant) -> usize {
+            self.wait_deadline(Some(deadline))
+        }
+
+        fn wait_deadline(&self, deadline: Option<Instant>) -> usize {
             match self.raw.wait_ready(deadline) {
                 Ok(n) => n,
                 Err(ParkError::Deadlock(r)) => {
@@ -698,6 +756,37 @@ impl DummySemaphore {
     #[must_use = "always true, but a real semaphore's result matters"]
     pub fn acquire_timeout(&self, _timeout: Duration) -> bool {
         true
+    }
+
+    /// Returns true at once.
+    ///
+    /// ```
+    /// assert!(greenthread::sync::DummySemaphore::new().acquire_until(std::time::Instant::now()));
+    /// ```
+    #[inline]
+    pub fn acquire_until(&self, _deadline: Instant) -> bool {
+        true
+    }
+
+    /// Returns 1 at once (see [`wait`](Self::wait)).
+    ///
+    /// ```
+    /// assert_eq!(greenthread::sync::DummySemaphore::new().wait_until(std::time::Instant::now()), 1);
+    /// ```
+    #[inline]
+    pub fn wait_until(&self, _deadline: Instant) -> usize {
+        1
+    }
+
+    /// A guard at once.
+    ///
+    /// ```
+    /// let d = greenthread::sync::DummySemaphore::new();
+    /// assert!(d.acquire_guard_until(std::time::Instant::now()).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_guard_until(&self, _deadline: Instant) -> Option<DummySemaphoreGuard<'_>> {
+        Some(DummySemaphoreGuard::new(self))
     }
 
     /// `Ok(true)` at once once the arguments pass Python's rules.
