@@ -123,7 +123,8 @@ impl Wait {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use greenthread::{Error, TIMEOUT_MAX, Wait};
+    /// use greenthread::Error;
+    /// use greenthread::thread::{TIMEOUT_MAX, Wait};
     ///
     /// assert_eq!(Wait::from_python(true, None), Ok(Wait::Forever));
     /// assert_eq!(Wait::from_python(true, Some(-1.0)), Ok(Wait::Forever));
