@@ -15,7 +15,7 @@ use crate::sched::ParkError;
 use super::error::AcquireError;
 use super::guard::LockGuard;
 use super::raw::{ONE, RawSem};
-use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A binary lock with no owner: Python's `_thread.LockType` (`_thread.allocate_lock()`),
 /// gevent's `gevent.thread.LockType`.
@@ -86,12 +86,12 @@ impl Lock {
     }
 }
 
-impl Lock<Local> {
+impl Lock<OneThread> {
     /// A free lock that only the green threads of **one** OS thread use. Blocking on it is
     /// reported as a deadlock when every green thread of that OS thread is blocked and
     /// nothing can wake one (instead of hanging): gevent's `LoopExit`.
     ///
-    /// The promise is kept by the compiler: `Lock<Local>` is `!Send + !Sync`, so neither
+    /// The promise is kept by the compiler: `Lock<OneThread>` is `!Send + !Sync`, so neither
     /// it nor a reference to it can reach another OS thread, and a report is always true
     /// (see [`Sharing`](super::Sharing)).
     ///
@@ -105,7 +105,7 @@ impl Lock<Local> {
     /// assert!(err.deadlock().is_some());
     /// assert_eq!(err.python_exception(), "LoopExit");
     /// ```
-    pub const fn new_local() -> Lock<Local> {
+    pub const fn new_local() -> Lock<OneThread> {
         Lock {
             raw: RawSem::new(1, "Lock", true),
             _sharing: PhantomData,

@@ -63,7 +63,7 @@
 //! - Objects made with `new` (and statics) may be shared: **their waits are external**. A
 //!   deadlock on them is not reported; the OS thread sleeps (as a `std::sync::Mutex`
 //!   deadlock would) and [`dump`](crate::dump) shows who waits on what.
-//! - Objects made with `new_local` (`Lock<Local>`, `Semaphore<Local>`, ...; see
+//! - Objects made with `new_local` (`Lock<OneThread>`, `Semaphore<OneThread>`, ...; see
 //!   [`Sharing`]) stay on one OS thread, and the compiler keeps them there: they are
 //!   `!Send + !Sync`, so no other OS thread can ever hold a reference. Their waits are not
 //!   external, and a deadlock is reported; the report is always true. [`acquire_with`](Lock::acquire_with)
@@ -119,7 +119,7 @@ pub use links::LinkId;
 pub use lock::Lock;
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, DummySemaphore, Semaphore};
-pub use sharing::{Local, Shared, Sharing};
+pub use sharing::{OneThread, Shared, Sharing};
 
 /// The deadline of a wait of `d` starting now; `None` (no limit) if the clock cannot
 /// represent it. No arithmetic here can overflow or panic.

@@ -24,7 +24,7 @@ use super::error::AcquireError;
 use super::guard::RLockGuard;
 use super::lock::timed;
 use super::raw::RawSem;
-use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A re-entrant lock: owned by the green thread that acquired it, which may acquire it
 /// again (each acquire needs a release); other green threads wait, FIFO. gevent's
@@ -99,7 +99,7 @@ impl RLock {
     }
 }
 
-impl RLock<Local> {
+impl RLock<OneThread> {
     /// A free re-entrant lock only the green threads of one OS thread use (`!Send +
     /// !Sync`): its waits are reported as deadlocks. See
     /// [`Lock::new_local`](super::Lock::new_local).
@@ -108,7 +108,7 @@ impl RLock<Local> {
     /// let rlock = greenthread::sync::RLock::new_local();
     /// assert!(rlock.is_local());
     /// ```
-    pub const fn new_local() -> RLock<Local> {
+    pub const fn new_local() -> RLock<OneThread> {
         RLock {
             raw: RawSem::new(1, "RLock", true),
             owner: AtomicU64::new(0),

@@ -18,7 +18,7 @@ use super::guard::{BoundedSemaphoreGuard, DummySemaphoreGuard, SemaphoreGuard};
 use super::links::{self, Link, LinkId, Linkable};
 use super::lock::timed;
 use super::raw::{MAX_COUNT, RawSem};
-use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// `rawlink`/`unlink`: shareable semaphores only (the callback and the link runner may
 /// run on whichever OS thread made the semaphore ready).
@@ -455,7 +455,7 @@ impl Semaphore {
     pub const MAX_VALUE: usize = MAX_COUNT;
 }
 
-impl Semaphore<Local> {
+impl Semaphore<OneThread> {
     /// A semaphore only the green threads of one OS thread use (`!Send + !Sync`, kept there
     /// by the compiler): its waits are reported as deadlocks. See
     /// [`Lock::new_local`](super::Lock::new_local). It has no `rawlink` (callbacks are for
@@ -469,7 +469,7 @@ impl Semaphore<Local> {
     /// let err = sem.acquire_with(true, None).unwrap_err();
     /// assert!(err.deadlock().is_some()); // nobody else could ever release it
     /// ```
-    pub const fn new_local(value: usize) -> Semaphore<Local> {
+    pub const fn new_local(value: usize) -> Semaphore<OneThread> {
         Semaphore {
             raw: RawSem::new(value, "Semaphore", true),
             _sharing: PhantomData,
@@ -585,7 +585,7 @@ impl BoundedSemaphore {
     semaphore_links!(BoundedSemaphore);
 }
 
-impl BoundedSemaphore<Local> {
+impl BoundedSemaphore<OneThread> {
     /// A bounded semaphore only the green threads of one OS thread use (`!Send + !Sync`):
     /// its waits are reported as deadlocks. See
     /// [`Lock::new_local`](super::Lock::new_local). It has no `rawlink`.
@@ -596,7 +596,7 @@ impl BoundedSemaphore<Local> {
     /// ```
     /// assert!(greenthread::sync::BoundedSemaphore::new_local(1).is_local());
     /// ```
-    pub const fn new_local(value: usize) -> BoundedSemaphore<Local> {
+    pub const fn new_local(value: usize) -> BoundedSemaphore<OneThread> {
         BoundedSemaphore {
             raw: RawSem::new(value, "BoundedSemaphore", true),
             initial: value,

@@ -6,17 +6,17 @@
 //! - `Lock` (= `Lock<Shared>`, from `new`) is `Send + Sync` and may be used from any OS
 //!   thread. Because any OS thread holding a reference might release it, waits on it are
 //!   never reported as deadlocks (a report could be false).
-//! - `Lock<Local>` (from `new_local`) is `!Send + !Sync`: the compiler keeps it, and every
+//! - `Lock<OneThread>` (from `new_local`) is `!Send + !Sync`: the compiler keeps it, and every
 //!   reference to it, on the OS thread that made it. Nothing on another OS thread can
 //!   release it, so when every green thread of that OS thread is blocked and nothing else
 //!   can wake one, the hub reports the deadlock, and the report is always true (gevent's
 //!   `LoopExit`, Go's "all goroutines are asleep").
 //!
 //! ```
-//! use greenthread::sync::{Local, Lock};
+//! use greenthread::sync::{OneThread, Lock};
 //!
 //! let shared = Lock::new(); // Lock<Shared>
-//! let local: Lock<Local> = Lock::new_local();
+//! let local: Lock<OneThread> = Lock::new_local();
 //! local.acquire();
 //! let err = local.acquire_with(true, None).unwrap_err(); // waits for itself
 //! assert!(err.deadlock().is_some());
@@ -67,9 +67,9 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// Whether a lock may be shared with other OS threads: [`Shared`] or [`Local`]. Sealed.
+/// Whether a lock may be shared with other OS threads: [`Shared`] or [`OneThread`]. Sealed.
 pub trait Sharing: sealed::Sealed + 'static {
-    /// True for [`Local`]: waits on the lock are not external and can be reported as
+    /// True for [`OneThread`]: waits on the lock are not external and can be reported as
     /// deadlocks.
     const LOCAL: bool;
 }
@@ -82,15 +82,15 @@ pub struct Shared;
 /// The lock stays on the OS thread that made it (`!Send + !Sync`); a deadlock on it is
 /// reported. Made by the `new_local` constructors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Local(PhantomData<*const ()>);
+pub struct OneThread(PhantomData<*const ()>);
 
 impl sealed::Sealed for Shared {}
-impl sealed::Sealed for Local {}
+impl sealed::Sealed for OneThread {}
 
 impl Sharing for Shared {
     const LOCAL: bool = false;
 }
 
-impl Sharing for Local {
+impl Sharing for OneThread {
     const LOCAL: bool = true;
 }
