@@ -108,6 +108,7 @@ use static_assertions::const_assert;
 mod overflow;
 mod pool;
 mod registry;
+mod valgrind;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -290,6 +291,8 @@ struct Inner {
     map: Mapping,
     node: &'static registry::Node,
     id: u64,
+    /// Valgrind's id for the usable region (0 outside valgrind); deregistered on drop.
+    valgrind_id: usize,
 }
 
 impl Stack {
@@ -331,8 +334,16 @@ impl Stack {
         let map = Mapping::new(usable, guard)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let node = registry::register(map.base() as usize, guard, id, usable);
+        // Once per mapping: a pooled stack stays registered while it waits in the pool (the
+        // range is still a stack of ours) and is deregistered only when unmapped.
+        let valgrind_id = valgrind::register(map.bottom() as usize, map.top() as usize);
         Ok(Stack {
-            inner: Box::new(Inner { map, node, id }),
+            inner: Box::new(Inner {
+                map,
+                node,
+                id,
+                valgrind_id,
+            }),
             _not_sync: PhantomData,
         })
     }
@@ -437,6 +448,8 @@ impl Drop for Stack {
         // Forget the guard before the mapping goes (the field drops after this), so the
         // handler never attributes a fault in whatever is mapped there next to this stack.
         registry::unregister(self.inner.node);
+        // Likewise tell valgrind the range stops being a stack before it is unmapped.
+        valgrind::deregister(self.inner.valgrind_id);
     }
 }
 
