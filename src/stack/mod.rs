@@ -489,6 +489,24 @@ pub fn ensure_thread_ready() {
     READY.with(|ready| ready.set(true));
 }
 
+/// Keeps an alternate signal stack installed on the calling OS thread while the returned
+/// guard lives (Unix; nothing elsewhere), so an overflow during OS-thread-exit teardown is
+/// reported like any other.
+///
+/// std removes the alternate signal stack of its threads before their thread-local
+/// destructors run, and the hub unwinds its remaining green threads from one of those. The
+/// hub's teardown holds this guard for its whole duration: if the thread has no usable
+/// alternate stack at that point, one is mapped and installed, and removed again on drop.
+pub(crate) fn teardown_altstack() -> impl Sized {
+    cfg_if::cfg_if! {
+        if #[cfg(unix)] {
+            imp::teardown_altstack()
+        } else {
+            // Windows reports overflows from the soft guard of the overflowing stack itself.
+        }
+    }
+}
+
 /// Why a stack could not be had.
 ///
 /// ```
