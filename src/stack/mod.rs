@@ -108,6 +108,8 @@ use static_assertions::const_assert;
 mod overflow;
 mod pool;
 mod registry;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod slab;
 mod valgrind;
 
 cfg_if::cfg_if! {
@@ -134,6 +136,7 @@ mod tests;
 
 pub use pool::{
     DEFAULT_POOL_CAPACITY, acquire, pool_capacity, pooled_count, release, set_pool_capacity,
+    trim_pool,
 };
 
 /// The smallest usable stack size accepted, in bytes (the guard is not counted): 32 KiB.
@@ -288,11 +291,82 @@ pub struct Stack {
 
 /// The owned parts of a [`Stack`].
 struct Inner {
-    map: Mapping,
-    node: &'static registry::Node,
+    mem: Memory,
     id: u64,
     /// Valgrind's id for the usable region (0 outside valgrind); deregistered on drop.
     valgrind_id: usize,
+}
+
+/// Where a stack's memory comes from: one code path per [`StackStrategy`].
+enum Memory {
+    /// Its own mapping ([`StackStrategy::Mapping`]), guard found through a registry node.
+    Mapped {
+        map: Mapping,
+        node: &'static registry::Node,
+    },
+    /// A slot of a slab ([`StackStrategy::Slab`]); returned to the slab on drop.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Slot(slab::Slot),
+}
+
+impl Memory {
+    fn top(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.top(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.top(),
+        }
+    }
+
+    fn bottom(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.bottom(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.bottom(),
+        }
+    }
+
+    fn usable(&self) -> usize {
+        match self {
+            Memory::Mapped { map, .. } => map.usable(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.usable(),
+        }
+    }
+
+    #[cfg(test)]
+    fn base(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.base(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.base(),
+        }
+    }
+
+    fn set_name(&self, name: Option<&str>) {
+        match self {
+            Memory::Mapped { node, .. } => node.set_name(name),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.set_name(name),
+        }
+    }
+
+    fn set_ident(&self, ident: Option<u64>) {
+        match self {
+            Memory::Mapped { node, .. } => node.set_ident(ident),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.set_ident(ident),
+        }
+    }
+
+    #[inline]
+    fn clear_labels(&self) {
+        match self {
+            Memory::Mapped { node, .. } => node.clear_labels(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.clear_labels(),
+        }
+    }
 }
 
 impl Stack {
@@ -331,16 +405,23 @@ impl Stack {
     /// [`Stack::new`] for a size already checked and rounded by [`usable_size`].
     pub(crate) fn with_usable_size(usable: usize) -> Result<Stack, StackError> {
         let guard = guard_size();
-        let map = Mapping::new(usable, guard)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let node = registry::register(map.base() as usize, guard, id, usable);
-        // Once per mapping: a pooled stack stays registered while it waits in the pool (the
-        // range is still a stack of ours) and is deregistered only when unmapped.
-        let valgrind_id = valgrind::register(map.bottom() as usize, map.top() as usize);
+        let mem = match strategy() {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            StackStrategy::Slab => Memory::Slot(slab::carve(usable, guard, id)?),
+            _ => {
+                let map = Mapping::new(usable, guard)?;
+                let node = registry::register(map.base() as usize, guard, id, usable);
+                Memory::Mapped { map, node }
+            }
+        };
+        // Once per stack: a pooled stack stays registered while it waits in the pool (the
+        // range is still a stack of ours) and is deregistered only when its mapping or slab
+        // slot is given back.
+        let valgrind_id = valgrind::register(mem.bottom() as usize, mem.top() as usize);
         Ok(Stack {
             inner: Box::new(Inner {
-                map,
-                node,
+                mem,
                 id,
                 valgrind_id,
             }),
@@ -359,7 +440,7 @@ impl Stack {
     /// assert_eq!(stack.top() as usize % STACK_ALIGN, 0);
     /// ```
     pub fn top(&self) -> *mut u8 {
-        self.inner.map.top()
+        self.inner.mem.top()
     }
 
     /// The lowest usable byte, just above the guard.
@@ -372,7 +453,7 @@ impl Stack {
     /// unsafe { stack.bottom().write(1) };
     /// ```
     pub fn bottom(&self) -> *mut u8 {
-        self.inner.map.bottom()
+        self.inner.mem.bottom()
     }
 
     /// The usable size in bytes (`top() - bottom()`), a whole number of pages; the guard is
@@ -385,7 +466,7 @@ impl Stack {
     /// assert_eq!(stack.size(), (MIN_STACK_SIZE + 1).next_multiple_of(page_size()));
     /// ```
     pub fn size(&self) -> usize {
-        self.inner.map.usable()
+        self.inner.mem.usable()
     }
 
     /// A nonzero id for this mapping, unique among all stacks created by this process. It
@@ -415,7 +496,7 @@ impl Stack {
     /// stack.set_name(None);
     /// ```
     pub fn set_name(&self, name: Option<&str>) {
-        self.inner.node.set_name(name);
+        self.inner.mem.set_name(name);
     }
 
     /// Sets the green-thread ident shown in the overflow report (`green thread <ident>`), or
@@ -428,28 +509,31 @@ impl Stack {
     /// stack.set_ident(Some(42));
     /// ```
     pub fn set_ident(&self, ident: Option<u64>) {
-        self.inner.node.set_ident(ident);
+        self.inner.mem.set_ident(ident);
     }
 
     /// Clears the name and ident (for [`release`]): two stores, no loop.
     pub(crate) fn clear_labels(&self) {
-        self.inner.node.clear_labels();
+        self.inner.mem.clear_labels();
     }
 
     /// Lowest address of the mapping (the start of the guard).
     #[cfg(test)]
     pub(crate) fn base(&self) -> *mut u8 {
-        self.inner.map.base()
+        self.inner.mem.base()
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        // Tell valgrind the range stops being a stack before it is given back.
+        valgrind::deregister(self.inner.valgrind_id);
         // Forget the guard before the mapping goes (the field drops after this), so the
         // handler never attributes a fault in whatever is mapped there next to this stack.
-        registry::unregister(self.inner.node);
-        // Likewise tell valgrind the range stops being a stack before it is unmapped.
-        valgrind::deregister(self.inner.valgrind_id);
+        // A slab slot withdraws its label itself when dropped, before it is reused.
+        if let Memory::Mapped { node, .. } = &self.inner.mem {
+            registry::unregister(node);
+        }
     }
 }
 
@@ -461,6 +545,82 @@ impl fmt::Debug for Stack {
             .field("top", &self.top())
             .field("size", &self.size())
             .finish()
+    }
+}
+
+/// How stacks get their memory and guard; chosen once per process, see [`strategy`].
+///
+/// ```
+/// use greenthread::stack::{StackStrategy, strategy};
+///
+/// match strategy() {
+///     StackStrategy::Slab => println!("slab stacks with MADV_GUARD_INSTALL guards"),
+///     StackStrategy::Mapping => println!("one mapping and an mprotect'd guard per stack"),
+///     _ => {}
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StackStrategy {
+    /// Stacks carved from large shared mappings, each with a guard region installed by
+    /// `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+): about one kernel VMA per few thousand
+    /// stacks, so a million guarded stacks fit under the default `vm.max_map_count`.
+    Slab,
+    /// One mapping per stack with an `mprotect`ed (Windows: `VirtualProtect`ed) guard: two
+    /// kernel VMAs per stack on Linux, so about 32,700 live stacks at the default
+    /// `vm.max_map_count`. The only strategy on macOS, Windows and kernels without guard
+    /// regions, and under emulators that accept the advice without honouring it.
+    Mapping,
+}
+
+/// Environment variable read once, when the first stack is created: `mapping` forces
+/// [`StackStrategy::Mapping`] even where slab stacks would work (for testing the fallback, or
+/// to rule the slab path out when debugging). Any other value, or none, lets the runtime
+/// choose.
+pub const STRATEGY_ENV: &str = "GREENTHREAD_STACK_STRATEGY";
+
+/// 0: undecided; otherwise `1 + StackStrategy as u8`.
+static STRATEGY: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The strategy every stack of this process uses, decided on the first call (the first
+/// stack created calls it): [`StackStrategy::Slab`] on Linux when a probe shows that guard
+/// regions really work (a `write(2)` from a freshly guarded page fails with `EFAULT`) and
+/// [`STRATEGY_ENV`] is not `mapping`; [`StackStrategy::Mapping`] otherwise. Never changes
+/// afterwards.
+///
+/// ```
+/// use greenthread::stack::{Stack, strategy};
+///
+/// let s = strategy();
+/// let _stack = Stack::new(0).unwrap();
+/// assert_eq!(strategy(), s); // decided once
+/// ```
+pub fn strategy() -> StackStrategy {
+    match STRATEGY.load(Ordering::Relaxed) {
+        1 => StackStrategy::Slab,
+        2 => StackStrategy::Mapping,
+        _ => decide_strategy(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn decide_strategy() -> StackStrategy {
+    static DECIDE: std::sync::Once = std::sync::Once::new();
+    DECIDE.call_once(|| {
+        let forced = std::env::var_os(STRATEGY_ENV).is_some_and(|v| v == "mapping");
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let slab = !forced && slab::probe();
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let slab = {
+            let _ = forced;
+            false
+        };
+        STRATEGY.store(if slab { 1 } else { 2 }, Ordering::Relaxed);
+    });
+    match STRATEGY.load(Ordering::Relaxed) {
+        1 => StackStrategy::Slab,
+        _ => StackStrategy::Mapping,
     }
 }
 
