@@ -24,7 +24,8 @@ if [ "${1:-}" = --release ]; then profile=(--release); fi
 command -v valgrind >/dev/null || { echo "memcheck.sh: valgrind is not installed" >&2; exit 2; }
 
 tests=()
-for f in tests/sched_*.rs tests/sync_*.rs tests/context_*.rs tests/stack_guard.rs; do
+for f in tests/sched_*.rs tests/sync_*.rs tests/context_*.rs tests/stack_guard.rs \
+    tests/stack_slab.rs tests/stack_teardown.rs; do
     tests+=(--test "$(basename "$f" .rs)")
 done
 

@@ -1,16 +1,14 @@
-//! Green-thread stacks: `mmap`'d memory with a guard page, a per-OS-thread pool, and a clear
-//! report when a green thread overflows its stack.
+//! Green-thread stacks: guarded memory, a per-OS-thread pool, and a clear report when a
+//! green thread overflows its stack.
 //!
 //! # Layout
 //!
-//! A [`Stack`] owns one anonymous private mapping. Its lowest page(s) are the *guard*
-//! (`PROT_NONE`); everything above is the *usable region*, read-write, whose size
-//! ([`Stack::size`]) is the requested size rounded up to whole pages. Stacks grow down, so a
-//! green thread that runs out of stack touches the guard and faults instead of silently
-//! writing over whatever lies below.
+//! A [`Stack`]'s lowest page(s) are the *guard*, which faults on any access; everything above
+//! is the *usable region*, read-write, whose size ([`Stack::size`]) is the requested size
+//! rounded up to whole pages. Stacks grow down, so a green thread that runs out of stack
+//! touches the guard and faults instead of silently writing over whatever lies below.
 //!
-//! Example: `Stack::new(1 << 20)` (1 MiB, the default) with 4 KiB pages, mapped by the kernel
-//! at `0x7f3a_2c00_0000`:
+//! Example: `Stack::new(1 << 20)` (1 MiB, the default) with 4 KiB pages at `0x7f3a_2c00_0000`:
 //!
 //! ```text
 //!   0x7f3a_2c10_1000  +-----------------------------+ <- top()     one past the highest usable
@@ -20,18 +18,36 @@
 //!                     |   pages are backed lazily,  |   untouched pages cost no memory
 //!                     |   on first touch            |
 //!   0x7f3a_2c00_1000  +-----------------------------+ <- bottom()  lowest usable byte
-//!                     | guard page, PROT_NONE       |   a write here faults: SIGSEGV/SIGBUS,
-//!                     |   4 KiB (guard_size())      |   reported as "has overflowed its stack"
-//!   0x7f3a_2c00_0000  +-----------------------------+    start of the mapping
+//!                     | guard, 4 KiB (guard_size()) |   a write here faults: SIGSEGV/SIGBUS,
+//!                     |                             |   reported as "has overflowed its stack"
+//!   0x7f3a_2c00_0000  +-----------------------------+
 //! ```
 //!
-//! The whole mapping is `0x10_1000` bytes: usable size plus guard. It is made with
-//! `MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE` (memmap2's
-//! `MmapOptions::stack().no_reserve_swap()`), so it reserves address space only; the kernel
-//! hands out physical pages as the green thread first touches them. The guard splits the
-//! mapping into two kernel VMAs, which matters for the `vm.max_map_count` limit (65530 by
-//! default on Linux, so about 32,700 live stacks per process); hitting it makes
-//! [`Stack::new`] return [`StackError::Map`] or [`StackError::Protect`], never abort.
+//! All memory is anonymous, private and `MAP_NORESERVE`: it reserves address space only, and
+//! the kernel hands out physical pages as the green thread first touches them.
+//!
+//! # Strategies
+//!
+//! How the memory and the guard are made is chosen once per process ([`strategy`]):
+//!
+//! - [`StackStrategy::Slab`] (Linux 6.13+): stacks are carved from *slabs*, mappings of about
+//!   256 MiB holding thousands of stacks back to back, and each guard is installed with
+//!   `madvise(MADV_GUARD_INSTALL)`, a marker in the page tables that does not split the kernel
+//!   VMA. A million guarded 64 KiB stacks take a few hundred mappings. A destroyed stack's
+//!   pages go back to the OS at once (`MADV_DONTNEED`) and its slot is reused; an empty slab
+//!   is unmapped. See `slab.rs`. Support is decided by behaviour, not by `madvise`'s return
+//!   value: qemu-user accepts the advice and installs nothing, so a probe checks that the
+//!   kernel refuses to read a freshly guarded page.
+//! - [`StackStrategy::Mapping`] (everywhere else, or forced with [`STRATEGY_ENV`]`=mapping`):
+//!   one mapping per stack (`memmap2`'s `MmapOptions::stack().no_reserve_swap()`) whose guard
+//!   is `mprotect`ed to `PROT_NONE`. The guard splits the mapping into two kernel VMAs, which
+//!   matters for the `vm.max_map_count` limit (65530 by default on Linux, so about 32,700 live
+//!   stacks per process); hitting it makes [`Stack::new`] return [`StackError::Map`] or
+//!   [`StackError::Protect`], never abort.
+//!
+//! Every stack, of either strategy, is registered with valgrind while it exists
+//! (`VALGRIND_STACK_REGISTER`, a no-op outside valgrind; see `valgrind.rs`), so memcheck
+//! recognises context switches (`scripts/memcheck.sh`).
 //!
 //! # Sizes
 //!
@@ -42,7 +58,9 @@
 //! # Pool
 //!
 //! [`acquire`] and [`release`] keep a bounded LIFO of unused stacks per OS thread, so spawning
-//! a green thread in steady state does not enter the kernel. See [`set_pool_capacity`].
+//! a green thread in steady state does not enter the kernel. The bound ([`set_pool_capacity`],
+//! 128 by default) is the high-water mark: a stack released to a full pool goes back to the OS
+//! at once, and [`trim_pool`] gives back what the pool holds.
 //!
 //! # Overflow reporting
 //!
@@ -62,10 +80,15 @@
 //! restored and the faulting instruction re-executes, killing the process as it would have
 //! without us.
 //!
-//! The handler finds "our" stacks through a process-global, append-only list of registry
-//! nodes (never freed, so the handler can walk it without locks); a [`Stack`] claims a node
-//! when it is mapped and gives it back when it is unmapped. Nothing on the context-switch
-//! path touches the registry.
+//! The handler finds "our" stacks through process-global, append-only lists (never freed, so
+//! the handler can walk them without locks): one of slab descriptors, whose side tables hold
+//! each slot's id, ident and name, and one of registry nodes, one per stack of the mapping
+//! strategy, claimed when it is mapped and given back when it is unmapped. Nothing on the
+//! context-switch path touches either.
+//!
+//! The hub unwinds the green threads left at OS-thread exit from a thread-local destructor,
+//! after std has removed its alternate signal stack; it holds an alternate stack of its own
+//! for that teardown (`teardown_altstack`), so an overflow there is reported the same way.
 //!
 //! ## Stack probes
 //!
@@ -82,7 +105,8 @@
 //!
 //! Everything OS-specific (page size, the mapping and its guard, fault handling) is in `imp`:
 //!
-//! - `unix.rs` (with `mmap.rs`) for every Unix, macOS included: what is described above.
+//! - `unix.rs` (with `mmap.rs`, and `slab.rs` on Linux) for every Unix, macOS included: what
+//!   is described above.
 //! - `windows.rs` for Windows: one `VirtualAlloc` reservation whose guard is a hard guard page
 //!   (never accessible) under a 20 KiB soft guard of `PAGE_GUARD` pages, with the usable region
 //!   committed read-write above. Windows has no alternate signal stack, so the overflow's
@@ -159,9 +183,16 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// (typically a few KiB), however large its stack. 1 MiB leaves room for what real programs
 /// do on a green thread (debug builds, `format!`, `std::io`, a few levels of recursion over
 /// moderate frames), matches the default thread stack reserve on Windows, and still lets
-/// tens of thousands of green threads share a 64-bit address space. Python uses the OS
-/// thread default (8 MiB on Linux) instead; with at most ~32,700 stacks per process (the
-/// `vm.max_map_count` limit) that would reserve 256 GiB.
+/// a million green threads share a 64-bit address space (1 TiB of the 128 TiB a Linux
+/// process has). Python uses the OS thread default (8 MiB on Linux) instead.
+///
+/// The price of a large reservation at very high thread counts is page tables: a parked
+/// thread touches the top page of its stack, and each 2 MiB of address space with a touched
+/// page costs a 4 KiB page-table page. With 1 MiB stacks that is 2 KiB per parked thread
+/// (measured: 4.55 KiB resident + 2.01 KiB page tables each at 100,000), with 64 KiB stacks
+/// 0.13 KiB (4.55 + 0.13 KiB each at 1,000,000). The default stays at 1 MiB because running
+/// out of stack is fatal while page tables are cheap at ordinary counts; programs that park
+/// hundreds of thousands of green threads should ask for smaller stacks (`Builder::stack_size`).
 ///
 /// ```
 /// use greenthread::stack::{DEFAULT_STACK_SIZE, Stack};
@@ -375,12 +406,14 @@ impl Stack {
     /// *Preconditions:* `size` is 0 (meaning [`DEFAULT_STACK_SIZE`]) or at least
     /// [`MIN_STACK_SIZE`].
     ///
-    /// *Effects:* rounds the size up to whole pages; maps that many bytes plus the guard (one
+    /// *Effects:* rounds the size up to whole pages; gets that many bytes plus the guard (one
     /// page on x86_64 and aarch64 Unix, 64 KiB on riscv64, 24 KiB on Windows: see "Stack
-    /// probes" and "Platforms" in the module docs) as one anonymous mapping; makes the guard,
-    /// at the low end, inaccessible; registers the guard for the overflow report. On any
-    /// failure nothing stays mapped. This always enters the kernel; [`acquire`] reuses pooled
-    /// stacks instead.
+    /// probes" and "Platforms" in the module docs) as a slot of a slab or as one anonymous
+    /// mapping, following [`strategy`]; makes the guard, at the low end, inaccessible;
+    /// registers the guard for the overflow report. On any failure nothing stays mapped or
+    /// reserved. This enters the kernel (a slab slot reused after an earlier stack was
+    /// destroyed needs no guard install, only the allocator's lock); [`acquire`] reuses
+    /// pooled stacks instead.
     ///
     /// ```
     /// use greenthread::stack::{Stack, StackError};
@@ -397,7 +430,8 @@ impl Stack {
     /// - [`StackError::Map`] if the kernel refuses the mapping: out of address space or
     ///   memory, `RLIMIT_AS`, or the `vm.max_map_count` limit.
     /// - [`StackError::Protect`] if making the guard inaccessible fails (at the
-    ///   `vm.max_map_count` limit the split of the mapping can fail this way).
+    ///   `vm.max_map_count` limit the split of the mapping can fail this way; a slab guard
+    ///   install can fail when the kernel is out of memory for page tables).
     pub fn new(size: usize) -> Result<Stack, StackError> {
         Stack::with_usable_size(usable_size(size)?)
     }
