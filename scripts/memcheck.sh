@@ -15,6 +15,10 @@
 #                               valgrind's mmap wrapper answers EINVAL.
 #   wait_across_threads         sleeps 20 ms and assumes the other OS thread is parked by
 #                               then; valgrind runs threads one at a time, much slower.
+#   dropping_the_handle_detaches
+#                               sleeps 10 ms and assumes a green thread spawned just before
+#                               has started its 1 ms sleep by then (valgrind on a loaded
+#                               machine can take longer than 9 ms to get there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +50,10 @@ logdir=$(mktemp -d)
 failed=0
 while IFS=$'\t' read -r name exe; do
     skip=()
-    if [ "$name" = sync_cross_thread ]; then skip=(--skip wait_across_threads); fi
+    case "$name" in
+        sync_cross_thread) skip=(--skip wait_across_threads) ;;
+        sched_basic) skip=(--skip dropping_the_handle_detaches) ;;
+    esac
     log="$logdir/$name.log"
     if valgrind --tool=memcheck --error-exitcode=99 --errors-for-leak-kinds=none -q \
         "$exe" --test-threads=1 -q "${skip[@]}" >"$log" 2>&1; then
