@@ -33,14 +33,30 @@ fn status_kib(field: &str) -> u64 {
         .unwrap()
 }
 
+/// Mappings of at least 200 MiB: slabs (about 256 MiB each), nothing else this test maps.
+#[cfg(target_os = "linux")]
+fn slab_sized_mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let range = l.split(' ').next().unwrap_or("");
+            let (a, b) = range.split_once('-').unwrap_or(("0", "0"));
+            let a = usize::from_str_radix(a, 16).unwrap_or(0);
+            let b = usize::from_str_radix(b, 16).unwrap_or(0);
+            b.saturating_sub(a) >= 200 << 20
+        })
+        .count()
+}
+
 /// Skips (returning true) when this process does not use slab stacks: kernels before 6.13,
 /// other OSes, and emulators that ignore guard regions.
 fn not_slab() -> bool {
     support::skip_if(
         stack::strategy() != StackStrategy::Slab,
-        "this platform",
-        "slab stacks need working MADV_GUARD_INSTALL guard regions (Linux 6.13+, not \
-         qemu-user)",
+        "qemu-user, Windows, macOS or Linux before 6.13",
+        "slab stacks need MADV_GUARD_INSTALL guard regions that really fault; the \
+         per-stack mapping strategy is in use",
     )
 }
 
@@ -123,6 +139,57 @@ fn slab_stacks_share_mappings() {
         return;
     }
     support::run_in_child("slab_stacks_share_mappings").assert_success();
+}
+
+/// Slab stacks made on several OS threads at once and destroyed on another one: every stack
+/// is distinct, and once all are gone the slabs are unmapped again (no slot or slab leaks
+/// through the shared allocator).
+#[cfg(target_os = "linux")]
+#[test]
+fn slab_stacks_move_between_threads() {
+    if support::is_child() {
+        assert_eq!(stack::strategy(), StackStrategy::Slab);
+        // OS threads map things of their own (thread stacks glibc caches, a malloc arena per
+        // thread), so count only mappings of slab size (256 MiB; arenas are 64 MiB).
+        let before = slab_sized_mappings();
+        let (tx, rx) = std::sync::mpsc::channel::<Stack>();
+        let makers: Vec<_> = (0..4)
+            .map(|_| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..5_000 {
+                        let s = Stack::new(128 * 1024).unwrap();
+                        s.set_ident(Some(i));
+                        tx.send(s).unwrap();
+                        // Churn on this thread too, racing the receiver's drops.
+                        drop(Stack::new(128 * 1024).unwrap());
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut kept = Vec::new();
+        for (i, s) in rx.iter().enumerate() {
+            if i % 2 == 0 {
+                kept.push(s);
+            }
+        }
+        for m in makers {
+            m.join().unwrap();
+        }
+        let mut bottoms: Vec<usize> = kept.iter().map(|s| s.bottom() as usize).collect();
+        bottoms.sort_unstable();
+        bottoms.dedup();
+        assert_eq!(bottoms.len(), 10_000);
+        drop(kept);
+        let after = slab_sized_mappings();
+        assert!(after <= before + 1, "slabs kept: {before} -> {after}");
+        return;
+    }
+    if not_slab() {
+        return;
+    }
+    support::run_in_child("slab_stacks_move_between_threads").assert_success();
 }
 
 /// A slab stack's pages go back to the OS when it is destroyed: the next stack carved in the
