@@ -3,7 +3,12 @@
 # under valgrind's memcheck and fails on any memcheck error or any test failure.
 #
 #   bash scripts/memcheck.sh             # debug build (about a minute on 2 cores, plus the build)
-#   bash scripts/memcheck.sh --release   # release build
+#   bash scripts/memcheck.sh --release   # release build: one known report, see below
+#
+# Release builds: memcheck reports "Conditional jump or move depends on uninitialised value"
+# in Hub::spawn (dropping the unset `name: Option<Box<str>>` on the error path of
+# sched_basic's builder_stack_sizes, origin: a stack slot of Hub::spawn). It is there with or
+# without the stack changes; the debug build, which CI runs, is clean.
 #
 # Every green-thread and coroutine stack is registered with valgrind (src/stack/valgrind.rs),
 # so stack switches are not reported. Tests run one at a time (--test-threads=1) to keep
