@@ -8,7 +8,9 @@ mod support;
 use std::hint::black_box;
 use std::time::Duration;
 
-use greenthread::stack::{self, STRATEGY_ENV, Stack, StackError, StackStrategy};
+use greenthread::stack::{self, STRATEGY_ENV, StackStrategy};
+#[cfg(target_os = "linux")]
+use greenthread::stack::{Stack, StackError};
 
 /// The environment that makes a child use one mapping per stack.
 const FORCE_MAPPING: &[(&str, &str)] = &[(STRATEGY_ENV, "mapping")];

@@ -565,8 +565,10 @@ impl Drop for Stack {
         // Forget the guard before the mapping goes (the field drops after this), so the
         // handler never attributes a fault in whatever is mapped there next to this stack.
         // A slab slot withdraws its label itself when dropped, before it is reused.
-        if let Memory::Mapped { node, .. } = &self.inner.mem {
-            registry::unregister(node);
+        match &self.inner.mem {
+            Memory::Mapped { node, .. } => registry::unregister(node),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(_) => {}
         }
     }
 }
