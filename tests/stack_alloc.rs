@@ -4,14 +4,22 @@
 //! process's mappings run in a child process (see `support`), so the test threads running
 //! beside them neither disturb them nor are disturbed. Those that read `/proc` run on Linux
 //! only; the rest run on every platform.
+//!
+//! The tests that count mappings or exhaust the map count describe the per-stack mapping
+//! strategy, so their children force it ([`FORCE_MAPPING`]); `tests/stack_slab.rs` has the
+//! slab strategy's counterparts.
 
 mod support;
 
 use std::hint::black_box;
 
 use greenthread::stack::{
-    self, DEFAULT_STACK_SIZE, MIN_STACK_SIZE, STACK_ALIGN, Stack, StackError, page_size,
+    self, DEFAULT_STACK_SIZE, MIN_STACK_SIZE, STACK_ALIGN, Stack, StackError, StackStrategy,
+    page_size,
 };
+
+/// The environment that makes a child use one mapping per stack.
+const FORCE_MAPPING: &[(&str, &str)] = &[(stack::STRATEGY_ENV, "mapping")];
 
 #[test]
 fn below_minimum_is_rejected() {
@@ -145,18 +153,21 @@ fn guard_write_is_reported() {
         unsafe { write_into_guard(&stack) };
         unreachable!("the guard page write did not fault");
     }
-    let out = support::run_in_child("guard_write_is_reported");
-    out.assert_aborted();
-    let expect = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("expect: "))
-        .expect("child printed the stack id")
-        .to_owned();
-    out.assert_stderr_contains(&format!(
-        "greenthread: green thread 'guard-test' {expect} has overflowed its stack"
-    ));
-    out.assert_stderr_contains("fatal runtime error: stack overflow, aborting");
+    // The default strategy (slab stacks where guard regions work) and the forced fallback.
+    for env in [&[][..], FORCE_MAPPING] {
+        let out = support::run_in_child_with_env("guard_write_is_reported", env);
+        out.assert_aborted();
+        let expect = out
+            .stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("expect: "))
+            .expect("child printed the stack id")
+            .to_owned();
+        out.assert_stderr_contains(&format!(
+            "greenthread: green thread 'guard-test' {expect} has overflowed its stack"
+        ));
+        out.assert_stderr_contains("fatal runtime error: stack overflow, aborting");
+    }
 }
 
 /// Without our handler the guard still faults: the process dies by SIGSEGV (on Windows, of
@@ -169,12 +180,14 @@ fn guard_write_faults_without_handler() {
         unsafe { write_into_guard(&stack) };
         unreachable!("the guard page write did not fault");
     }
-    let out = support::run_in_child("guard_write_faults_without_handler");
-    #[cfg(unix)]
-    out.assert_segfault();
-    #[cfg(windows)]
-    out.assert_exit_code(support::STATUS_GUARD_PAGE_VIOLATION);
-    out.assert_stderr_lacks("greenthread: green thread");
+    for env in [&[][..], FORCE_MAPPING] {
+        let out = support::run_in_child_with_env("guard_write_faults_without_handler", env);
+        #[cfg(unix)]
+        out.assert_segfault();
+        #[cfg(windows)]
+        out.assert_exit_code(support::STATUS_GUARD_PAGE_VIOLATION);
+        out.assert_stderr_lacks("greenthread: green thread");
+    }
 }
 
 /// Writes into the highest guard byte, just below `bottom()`.
@@ -223,6 +236,7 @@ fn pools_are_per_os_thread() {
 #[test]
 fn pool_capacity_is_honoured() {
     if support::is_child() {
+        assert_eq!(stack::strategy(), StackStrategy::Mapping);
         assert_eq!(stack::pool_capacity(), stack::DEFAULT_POOL_CAPACITY);
         assert_eq!(stack::set_pool_capacity(4), stack::DEFAULT_POOL_CAPACITY);
         let stacks: Vec<Stack> = (0..10).map(|_| stack::acquire(0).unwrap()).collect();
@@ -244,7 +258,7 @@ fn pool_capacity_is_honoured() {
         assert_eq!(stack::pooled_count(), 0, "capacity 0 disables pooling");
         return;
     }
-    support::run_in_child("pool_capacity_is_honoured").assert_success();
+    support::run_in_child_with_env("pool_capacity_is_honoured", FORCE_MAPPING).assert_success();
 }
 
 /// 100,000 acquire/release cycles and 100,000 new/drop cycles leave no mapping behind, and a
@@ -253,6 +267,7 @@ fn pool_capacity_is_honoured() {
 #[test]
 fn churn_leaves_no_mappings() {
     if support::is_child() {
+        assert_eq!(stack::strategy(), StackStrategy::Mapping);
         // Warm up everything that maps lazily (the pool's Vec, registry nodes, reading maps).
         stack::release(stack::acquire(0).unwrap());
         stack::release(stack::acquire(MIN_STACK_SIZE).unwrap());
@@ -278,7 +293,7 @@ fn churn_leaves_no_mappings() {
         assert!(!maps.contains(&range), "dropped stack still mapped");
         return;
     }
-    support::run_in_child("churn_leaves_no_mappings").assert_success();
+    support::run_in_child_with_env("churn_leaves_no_mappings", FORCE_MAPPING).assert_success();
 }
 
 /// Exhaustion of the address-space limit: `Stack::new` and `acquire` return a typed error;
@@ -295,6 +310,7 @@ fn exhaustion_under_rlimit_as_is_an_error() {
         return;
     }
     if support::is_child() {
+        assert_eq!(stack::strategy(), StackStrategy::Mapping);
         // Warm the registry's free list so no allocation happens near the limit.
         let warm: Vec<Stack> = (0..256)
             .map(|_| Stack::new(MIN_STACK_SIZE).unwrap())
@@ -333,7 +349,8 @@ fn exhaustion_under_rlimit_as_is_an_error() {
         Stack::new(0).expect("freeing stacks makes room again");
         return;
     }
-    let out = support::run_in_child("exhaustion_under_rlimit_as_is_an_error");
+    let out =
+        support::run_in_child_with_env("exhaustion_under_rlimit_as_is_an_error", FORCE_MAPPING);
     out.assert_success();
     out.assert_stderr_contains("cannot map a stack of 1048576 bytes");
 }
@@ -368,6 +385,7 @@ fn rlimit_as_is_enforced() -> bool {
 #[test]
 fn exhaustion_of_map_count_is_an_error() {
     if support::is_child() {
+        assert_eq!(stack::strategy(), StackStrategy::Mapping);
         let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -400,7 +418,7 @@ fn exhaustion_of_map_count_is_an_error() {
         assert!(after <= before, "mappings leaked: {before} -> {after}");
         return;
     }
-    let out = support::run_in_child("exhaustion_of_map_count_is_an_error");
+    let out = support::run_in_child_with_env("exhaustion_of_map_count_is_an_error", FORCE_MAPPING);
     out.assert_success();
     if !out.stderr.contains("skipped") {
         out.assert_stderr_contains("vm.max_map_count");

@@ -124,6 +124,9 @@ impl Drop for Owner {
             HUB.with(|h| h.set(ptr::without_provenance(GONE)));
             return;
         }
+        // std has removed this thread's alternate signal stack by now: keep one installed
+        // while green threads unwind, so an overflow there is still reported.
+        let _altstack = crate::stack::teardown_altstack();
         // SAFETY: the hub is alive (see `hub`). We run on the OS thread's own stack, in
         // a thread-local destructor: the main green thread is the one running.
         unsafe { (*p).teardown() };

@@ -1,16 +1,14 @@
-//! Green-thread stacks: `mmap`'d memory with a guard page, a per-OS-thread pool, and a clear
-//! report when a green thread overflows its stack.
+//! Green-thread stacks: guarded memory, a per-OS-thread pool, and a clear report when a
+//! green thread overflows its stack.
 //!
 //! # Layout
 //!
-//! A [`Stack`] owns one anonymous private mapping. Its lowest page(s) are the *guard*
-//! (`PROT_NONE`); everything above is the *usable region*, read-write, whose size
-//! ([`Stack::size`]) is the requested size rounded up to whole pages. Stacks grow down, so a
-//! green thread that runs out of stack touches the guard and faults instead of silently
-//! writing over whatever lies below.
+//! A [`Stack`]'s lowest page(s) are the *guard*, which faults on any access; everything above
+//! is the *usable region*, read-write, whose size ([`Stack::size`]) is the requested size
+//! rounded up to whole pages. Stacks grow down, so a green thread that runs out of stack
+//! touches the guard and faults instead of silently writing over whatever lies below.
 //!
-//! Example: `Stack::new(1 << 20)` (1 MiB, the default) with 4 KiB pages, mapped by the kernel
-//! at `0x7f3a_2c00_0000`:
+//! Example: `Stack::new(1 << 20)` (1 MiB, the default) with 4 KiB pages at `0x7f3a_2c00_0000`:
 //!
 //! ```text
 //!   0x7f3a_2c10_1000  +-----------------------------+ <- top()     one past the highest usable
@@ -20,18 +18,36 @@
 //!                     |   pages are backed lazily,  |   untouched pages cost no memory
 //!                     |   on first touch            |
 //!   0x7f3a_2c00_1000  +-----------------------------+ <- bottom()  lowest usable byte
-//!                     | guard page, PROT_NONE       |   a write here faults: SIGSEGV/SIGBUS,
-//!                     |   4 KiB (guard_size())      |   reported as "has overflowed its stack"
-//!   0x7f3a_2c00_0000  +-----------------------------+    start of the mapping
+//!                     | guard, 4 KiB (guard_size()) |   a write here faults: SIGSEGV/SIGBUS,
+//!                     |                             |   reported as "has overflowed its stack"
+//!   0x7f3a_2c00_0000  +-----------------------------+
 //! ```
 //!
-//! The whole mapping is `0x10_1000` bytes: usable size plus guard. It is made with
-//! `MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE` (memmap2's
-//! `MmapOptions::stack().no_reserve_swap()`), so it reserves address space only; the kernel
-//! hands out physical pages as the green thread first touches them. The guard splits the
-//! mapping into two kernel VMAs, which matters for the `vm.max_map_count` limit (65530 by
-//! default on Linux, so about 32,700 live stacks per process); hitting it makes
-//! [`Stack::new`] return [`StackError::Map`] or [`StackError::Protect`], never abort.
+//! All memory is anonymous, private and `MAP_NORESERVE`: it reserves address space only, and
+//! the kernel hands out physical pages as the green thread first touches them.
+//!
+//! # Strategies
+//!
+//! How the memory and the guard are made is chosen once per process ([`strategy`]):
+//!
+//! - [`StackStrategy::Slab`] (Linux 6.13+): stacks are carved from *slabs*, mappings of about
+//!   256 MiB holding thousands of stacks back to back, and each guard is installed with
+//!   `madvise(MADV_GUARD_INSTALL)`, a marker in the page tables that does not split the kernel
+//!   VMA. A million guarded 64 KiB stacks take a few hundred mappings. A destroyed stack's
+//!   pages go back to the OS at once (`MADV_DONTNEED`) and its slot is reused; an empty slab
+//!   is unmapped. See `slab.rs`. Support is decided by behaviour, not by `madvise`'s return
+//!   value: qemu-user accepts the advice and installs nothing, so a probe checks that the
+//!   kernel refuses to read a freshly guarded page.
+//! - [`StackStrategy::Mapping`] (everywhere else, or forced with [`STRATEGY_ENV`]`=mapping`):
+//!   one mapping per stack (`memmap2`'s `MmapOptions::stack().no_reserve_swap()`) whose guard
+//!   is `mprotect`ed to `PROT_NONE`. The guard splits the mapping into two kernel VMAs, which
+//!   matters for the `vm.max_map_count` limit (65530 by default on Linux, so about 32,700 live
+//!   stacks per process); hitting it makes [`Stack::new`] return [`StackError::Map`] or
+//!   [`StackError::Protect`], never abort.
+//!
+//! Every stack, of either strategy, is registered with valgrind while it exists
+//! (`VALGRIND_STACK_REGISTER`, a no-op outside valgrind; see `valgrind.rs`), so memcheck
+//! recognises context switches (`scripts/memcheck.sh`).
 //!
 //! # Sizes
 //!
@@ -42,7 +58,9 @@
 //! # Pool
 //!
 //! [`acquire`] and [`release`] keep a bounded LIFO of unused stacks per OS thread, so spawning
-//! a green thread in steady state does not enter the kernel. See [`set_pool_capacity`].
+//! a green thread in steady state does not enter the kernel. The bound ([`set_pool_capacity`],
+//! 128 by default) is the high-water mark: a stack released to a full pool goes back to the OS
+//! at once, and [`trim_pool`] gives back what the pool holds.
 //!
 //! # Overflow reporting
 //!
@@ -62,10 +80,15 @@
 //! restored and the faulting instruction re-executes, killing the process as it would have
 //! without us.
 //!
-//! The handler finds "our" stacks through a process-global, append-only list of registry
-//! nodes (never freed, so the handler can walk it without locks); a [`Stack`] claims a node
-//! when it is mapped and gives it back when it is unmapped. Nothing on the context-switch
-//! path touches the registry.
+//! The handler finds "our" stacks through process-global, append-only lists (never freed, so
+//! the handler can walk them without locks): one of slab descriptors, whose side tables hold
+//! each slot's id, ident and name, and one of registry nodes, one per stack of the mapping
+//! strategy, claimed when it is mapped and given back when it is unmapped. Nothing on the
+//! context-switch path touches either.
+//!
+//! The hub unwinds the green threads left at OS-thread exit from a thread-local destructor,
+//! after std has removed its alternate signal stack; it holds an alternate stack of its own
+//! for that teardown (`teardown_altstack`), so an overflow there is reported the same way.
 //!
 //! ## Stack probes
 //!
@@ -82,7 +105,8 @@
 //!
 //! Everything OS-specific (page size, the mapping and its guard, fault handling) is in `imp`:
 //!
-//! - `unix.rs` (with `mmap.rs`) for every Unix, macOS included: what is described above.
+//! - `unix.rs` (with `mmap.rs`, and `slab.rs` on Linux) for every Unix, macOS included: what
+//!   is described above.
 //! - `windows.rs` for Windows: one `VirtualAlloc` reservation whose guard is a hard guard page
 //!   (never accessible) under a 20 KiB soft guard of `PAGE_GUARD` pages, with the usable region
 //!   committed read-write above. Windows has no alternate signal stack, so the overflow's
@@ -108,6 +132,9 @@ use static_assertions::const_assert;
 mod overflow;
 mod pool;
 mod registry;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod slab;
+mod valgrind;
 
 cfg_if::cfg_if! {
     if #[cfg(unix)] {
@@ -133,6 +160,7 @@ mod tests;
 
 pub use pool::{
     DEFAULT_POOL_CAPACITY, acquire, pool_capacity, pooled_count, release, set_pool_capacity,
+    trim_pool,
 };
 
 /// The smallest usable stack size accepted, in bytes (the guard is not counted): 32 KiB.
@@ -155,9 +183,16 @@ pub const MIN_STACK_SIZE: usize = 32 * 1024;
 /// (typically a few KiB), however large its stack. 1 MiB leaves room for what real programs
 /// do on a green thread (debug builds, `format!`, `std::io`, a few levels of recursion over
 /// moderate frames), matches the default thread stack reserve on Windows, and still lets
-/// tens of thousands of green threads share a 64-bit address space. Python uses the OS
-/// thread default (8 MiB on Linux) instead; with at most ~32,700 stacks per process (the
-/// `vm.max_map_count` limit) that would reserve 256 GiB.
+/// a million green threads share a 64-bit address space (1 TiB of the 128 TiB a Linux
+/// process has). Python uses the OS thread default (8 MiB on Linux) instead.
+///
+/// The price of a large reservation at very high thread counts is page tables: a parked
+/// thread touches the top page of its stack, and each 2 MiB of address space with a touched
+/// page costs a 4 KiB page-table page. With 1 MiB stacks that is 2 KiB per parked thread
+/// (measured: 4.55 KiB resident + 2.01 KiB page tables each at 100,000), with 64 KiB stacks
+/// 0.13 KiB (4.55 + 0.13 KiB each at 1,000,000). The default stays at 1 MiB because running
+/// out of stack is fatal while page tables are cheap at ordinary counts; programs that park
+/// hundreds of thousands of green threads should ask for smaller stacks (`Builder::stack_size`).
 ///
 /// ```
 /// use greenthread::stack::{DEFAULT_STACK_SIZE, Stack};
@@ -303,9 +338,82 @@ pub struct Stack {
 
 /// The owned parts of a [`Stack`].
 struct Inner {
-    map: Mapping,
-    node: &'static registry::Node,
+    mem: Memory,
     id: u64,
+    /// Valgrind's id for the usable region (0 outside valgrind); deregistered on drop.
+    valgrind_id: usize,
+}
+
+/// Where a stack's memory comes from: one code path per [`StackStrategy`].
+enum Memory {
+    /// Its own mapping ([`StackStrategy::Mapping`]), guard found through a registry node.
+    Mapped {
+        map: Mapping,
+        node: &'static registry::Node,
+    },
+    /// A slot of a slab ([`StackStrategy::Slab`]); returned to the slab on drop.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Slot(slab::Slot),
+}
+
+impl Memory {
+    fn top(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.top(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.top(),
+        }
+    }
+
+    fn bottom(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.bottom(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.bottom(),
+        }
+    }
+
+    fn usable(&self) -> usize {
+        match self {
+            Memory::Mapped { map, .. } => map.usable(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.usable(),
+        }
+    }
+
+    #[cfg(test)]
+    fn base(&self) -> *mut u8 {
+        match self {
+            Memory::Mapped { map, .. } => map.base(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.base(),
+        }
+    }
+
+    fn set_name(&self, name: Option<&str>) {
+        match self {
+            Memory::Mapped { node, .. } => node.set_name(name),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.set_name(name),
+        }
+    }
+
+    fn set_ident(&self, ident: Option<u64>) {
+        match self {
+            Memory::Mapped { node, .. } => node.set_ident(ident),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.set_ident(ident),
+        }
+    }
+
+    #[inline]
+    fn clear_labels(&self) {
+        match self {
+            Memory::Mapped { node, .. } => node.clear_labels(),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(slot) => slot.clear_labels(),
+        }
+    }
 }
 
 impl Stack {
@@ -314,12 +422,14 @@ impl Stack {
     /// *Preconditions:* `size` is 0 (meaning [`DEFAULT_STACK_SIZE`]) or at least
     /// [`MIN_STACK_SIZE`].
     ///
-    /// *Effects:* rounds the size up to whole pages; maps that many bytes plus the guard (one
+    /// *Effects:* rounds the size up to whole pages; gets that many bytes plus the guard (one
     /// page on x86_64 and aarch64 Unix, 64 KiB on riscv64, 24 KiB on Windows: see "Stack
-    /// probes" and "Platforms" in the module docs) as one anonymous mapping; makes the guard,
-    /// at the low end, inaccessible; registers the guard for the overflow report. On any
-    /// failure nothing stays mapped. This always enters the kernel; [`acquire`] reuses pooled
-    /// stacks instead.
+    /// probes" and "Platforms" in the module docs) as a slot of a slab or as one anonymous
+    /// mapping, following [`strategy`]; makes the guard, at the low end, inaccessible;
+    /// registers the guard for the overflow report. On any failure nothing stays mapped or
+    /// reserved. This enters the kernel (a slab slot reused after an earlier stack was
+    /// destroyed needs no guard install, only the allocator's lock); [`acquire`] reuses
+    /// pooled stacks instead.
     ///
     /// ```
     /// use greenthread::stack::{Stack, StackError};
@@ -336,7 +446,8 @@ impl Stack {
     /// - [`StackError::Map`] if the kernel refuses the mapping: out of address space or
     ///   memory, `RLIMIT_AS`, or the `vm.max_map_count` limit.
     /// - [`StackError::Protect`] if making the guard inaccessible fails (at the
-    ///   `vm.max_map_count` limit the split of the mapping can fail this way).
+    ///   `vm.max_map_count` limit the split of the mapping can fail this way; a slab guard
+    ///   install can fail when the kernel is out of memory for page tables).
     pub fn new(size: usize) -> Result<Stack, StackError> {
         Stack::with_usable_size(usable_size(size)?)
     }
@@ -344,11 +455,26 @@ impl Stack {
     /// [`Stack::new`] for a size already checked and rounded by [`usable_size`].
     pub(crate) fn with_usable_size(usable: usize) -> Result<Stack, StackError> {
         let guard = guard_size();
-        let map = Mapping::new(usable, guard)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let node = registry::register(map.base() as usize, guard, id, usable);
+        let mem = match strategy() {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            StackStrategy::Slab => Memory::Slot(slab::carve(usable, guard, id)?),
+            _ => {
+                let map = Mapping::new(usable, guard)?;
+                let node = registry::register(map.base() as usize, guard, id, usable);
+                Memory::Mapped { map, node }
+            }
+        };
+        // Once per stack: a pooled stack stays registered while it waits in the pool (the
+        // range is still a stack of ours) and is deregistered only when its mapping or slab
+        // slot is given back.
+        let valgrind_id = valgrind::register(mem.bottom() as usize, mem.top() as usize);
         Ok(Stack {
-            inner: Box::new(Inner { map, node, id }),
+            inner: Box::new(Inner {
+                mem,
+                id,
+                valgrind_id,
+            }),
             _not_sync: PhantomData,
         })
     }
@@ -364,7 +490,7 @@ impl Stack {
     /// assert_eq!(stack.top() as usize % STACK_ALIGN, 0);
     /// ```
     pub fn top(&self) -> *mut u8 {
-        self.inner.map.top()
+        self.inner.mem.top()
     }
 
     /// The lowest usable byte, just above the guard.
@@ -377,7 +503,7 @@ impl Stack {
     /// unsafe { stack.bottom().write(1) };
     /// ```
     pub fn bottom(&self) -> *mut u8 {
-        self.inner.map.bottom()
+        self.inner.mem.bottom()
     }
 
     /// The usable size in bytes (`top() - bottom()`), a whole number of pages; the guard is
@@ -390,7 +516,7 @@ impl Stack {
     /// assert_eq!(stack.size(), (MIN_STACK_SIZE + 1).next_multiple_of(page_size()));
     /// ```
     pub fn size(&self) -> usize {
-        self.inner.map.usable()
+        self.inner.mem.usable()
     }
 
     /// A nonzero id for this mapping, unique among all stacks created by this process. It
@@ -420,7 +546,7 @@ impl Stack {
     /// stack.set_name(None);
     /// ```
     pub fn set_name(&self, name: Option<&str>) {
-        self.inner.node.set_name(name);
+        self.inner.mem.set_name(name);
     }
 
     /// Sets the green-thread ident shown in the overflow report (`green thread <ident>`), or
@@ -433,26 +559,33 @@ impl Stack {
     /// stack.set_ident(Some(42));
     /// ```
     pub fn set_ident(&self, ident: Option<u64>) {
-        self.inner.node.set_ident(ident);
+        self.inner.mem.set_ident(ident);
     }
 
     /// Clears the name and ident (for [`release`]): two stores, no loop.
     pub(crate) fn clear_labels(&self) {
-        self.inner.node.clear_labels();
+        self.inner.mem.clear_labels();
     }
 
     /// Lowest address of the mapping (the start of the guard).
     #[cfg(test)]
     pub(crate) fn base(&self) -> *mut u8 {
-        self.inner.map.base()
+        self.inner.mem.base()
     }
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
+        // Tell valgrind the range stops being a stack before it is given back.
+        valgrind::deregister(self.inner.valgrind_id);
         // Forget the guard before the mapping goes (the field drops after this), so the
         // handler never attributes a fault in whatever is mapped there next to this stack.
-        registry::unregister(self.inner.node);
+        // A slab slot withdraws its label itself when dropped, before it is reused.
+        match &self.inner.mem {
+            Memory::Mapped { node, .. } => registry::unregister(node),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Memory::Slot(_) => {}
+        }
     }
 }
 
@@ -464,6 +597,82 @@ impl fmt::Debug for Stack {
             .field("top", &self.top())
             .field("size", &self.size())
             .finish()
+    }
+}
+
+/// How stacks get their memory and guard; chosen once per process, see [`strategy`].
+///
+/// ```
+/// use greenthread::stack::{StackStrategy, strategy};
+///
+/// match strategy() {
+///     StackStrategy::Slab => println!("slab stacks with MADV_GUARD_INSTALL guards"),
+///     StackStrategy::Mapping => println!("one mapping and an mprotect'd guard per stack"),
+///     _ => {}
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StackStrategy {
+    /// Stacks carved from large shared mappings, each with a guard region installed by
+    /// `madvise(MADV_GUARD_INSTALL)` (Linux 6.13+): about one kernel VMA per few thousand
+    /// stacks, so a million guarded stacks fit under the default `vm.max_map_count`.
+    Slab,
+    /// One mapping per stack with an `mprotect`ed (Windows: `VirtualProtect`ed) guard: two
+    /// kernel VMAs per stack on Linux, so about 32,700 live stacks at the default
+    /// `vm.max_map_count`. The only strategy on macOS, Windows and kernels without guard
+    /// regions, and under emulators that accept the advice without honouring it.
+    Mapping,
+}
+
+/// Environment variable read once, when the first stack is created: `mapping` forces
+/// [`StackStrategy::Mapping`] even where slab stacks would work (for testing the fallback, or
+/// to rule the slab path out when debugging). Any other value, or none, lets the runtime
+/// choose.
+pub const STRATEGY_ENV: &str = "GREENTHREAD_STACK_STRATEGY";
+
+/// 0: undecided; otherwise `1 + StackStrategy as u8`.
+static STRATEGY: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The strategy every stack of this process uses, decided on the first call (the first
+/// stack created calls it): [`StackStrategy::Slab`] on Linux when a probe shows that guard
+/// regions really work (a `write(2)` from a freshly guarded page fails with `EFAULT`) and
+/// [`STRATEGY_ENV`] is not `mapping`; [`StackStrategy::Mapping`] otherwise. Never changes
+/// afterwards.
+///
+/// ```
+/// use greenthread::stack::{Stack, strategy};
+///
+/// let s = strategy();
+/// let _stack = Stack::new(0).unwrap();
+/// assert_eq!(strategy(), s); // decided once
+/// ```
+pub fn strategy() -> StackStrategy {
+    match STRATEGY.load(Ordering::Relaxed) {
+        1 => StackStrategy::Slab,
+        2 => StackStrategy::Mapping,
+        _ => decide_strategy(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn decide_strategy() -> StackStrategy {
+    static DECIDE: std::sync::Once = std::sync::Once::new();
+    DECIDE.call_once(|| {
+        let forced = std::env::var_os(STRATEGY_ENV).is_some_and(|v| v == "mapping");
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let slab = !forced && slab::probe();
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let slab = {
+            let _ = forced;
+            false
+        };
+        STRATEGY.store(if slab { 1 } else { 2 }, Ordering::Relaxed);
+    });
+    match STRATEGY.load(Ordering::Relaxed) {
+        1 => StackStrategy::Slab,
+        _ => StackStrategy::Mapping,
     }
 }
 
@@ -490,6 +699,24 @@ pub fn ensure_thread_ready() {
     imp::install_fault_handlers();
     imp::ensure_sigaltstack();
     READY.with(|ready| ready.set(true));
+}
+
+/// Keeps an alternate signal stack installed on the calling OS thread while the returned
+/// guard lives (Unix; nothing elsewhere), so an overflow during OS-thread-exit teardown is
+/// reported like any other.
+///
+/// std removes the alternate signal stack of its threads before their thread-local
+/// destructors run, and the hub unwinds its remaining green threads from one of those. The
+/// hub's teardown holds this guard for its whole duration: if the thread has no usable
+/// alternate stack at that point, one is mapped and installed, and removed again on drop.
+pub(crate) fn teardown_altstack() -> impl Sized {
+    cfg_if::cfg_if! {
+        if #[cfg(unix)] {
+            imp::teardown_altstack()
+        } else {
+            // Windows reports overflows from the soft guard of the overflowing stack itself.
+        }
+    }
 }
 
 /// Why a stack could not be had.

@@ -140,6 +140,37 @@ pub fn set_pool_capacity(n: usize) -> usize {
     old
 }
 
+/// Gives every stack in the calling OS thread's pool back to the OS and returns how many
+/// there were: slab stacks return their pages (`MADV_DONTNEED`, see [`StackStrategy`](
+/// super::StackStrategy)) and their slot, per-stack mappings are unmapped. The pool's
+/// capacity is unchanged; later releases fill it again.
+///
+/// The pool is already a high-water mark: past [`pool_capacity`] a released stack goes
+/// straight back to the OS. What an idle pool keeps resident is the pages its stacks'
+/// last users touched; call this after a burst to give those back too.
+///
+/// ```
+/// use greenthread::stack;
+///
+/// stack::release(stack::acquire(0).unwrap());
+/// assert!(stack::trim_pool() >= 1);
+/// assert_eq!(stack::pooled_count(), 0);
+/// ```
+pub fn trim_pool() -> usize {
+    let all = POOL
+        .try_with(|pool| {
+            pool.try_borrow_mut()
+                .ok()
+                .map(|mut p| core::mem::take(&mut *p))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let n = all.len();
+    drop(all);
+    n
+}
+
 /// The current per-OS-thread pool bound (default [`DEFAULT_POOL_CAPACITY`]).
 ///
 /// ```

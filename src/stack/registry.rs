@@ -50,10 +50,74 @@ pub(crate) struct Node {
     size: AtomicUsize,
     /// Green-thread ident shown in the report; 0 for none.
     ident: AtomicU64,
-    /// Number of valid bytes in `name`; 0 for no name.
-    name_len: AtomicUsize,
+    /// Green-thread name shown in the report.
+    name: Name,
+}
+
+/// A green-thread name for the report, readable from a signal handler: a length and up to
+/// [`NAME_CAP`] UTF-8 bytes, all atomics. All zero is "no name", so a zero-filled mapping
+/// holds valid, empty `Name`s (the slab side tables rely on this).
+#[repr(C)]
+pub(crate) struct Name {
+    /// Number of valid bytes in `bytes`; 0 for no name.
+    len: AtomicUsize,
     /// UTF-8 name bytes (possibly cut, see [`NAME_CAP`]).
-    name: [AtomicU8; NAME_CAP],
+    bytes: [AtomicU8; NAME_CAP],
+}
+
+impl Name {
+    /// An empty name.
+    pub(crate) const fn new() -> Name {
+        Name {
+            len: AtomicUsize::new(0),
+            bytes: [const { AtomicU8::new(0) }; NAME_CAP],
+        }
+    }
+
+    /// Stores `name` (cut to [`NAME_CAP`] bytes at a character boundary, ending in `...`),
+    /// or clears it.
+    pub(crate) fn set(&self, name: Option<&str>) {
+        let name = name.unwrap_or("");
+        if name.is_empty() {
+            self.clear();
+            return;
+        }
+        let (kept, ellipsis) = if name.len() <= NAME_CAP {
+            (name, "")
+        } else {
+            let mut end = NAME_CAP - 3;
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            (&name[..end], "...")
+        };
+        // Invalidate first so a reader never pairs the new length with old bytes.
+        self.len.store(0, Ordering::Relaxed);
+        for (slot, byte) in self.bytes.iter().zip(kept.bytes().chain(ellipsis.bytes())) {
+            slot.store(byte, Ordering::Relaxed);
+        }
+        self.len
+            .store(kept.len() + ellipsis.len(), Ordering::Release);
+    }
+
+    /// Clears the name. Writes only if there is one, so clearing an empty name never dirties
+    /// its page (slab side tables stay untouched for unnamed green threads).
+    #[inline]
+    pub(crate) fn clear(&self) {
+        if self.len.load(Ordering::Relaxed) != 0 {
+            self.len.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Copies the name out: (bytes, valid length). Async-signal-safe.
+    pub(crate) fn snapshot(&self) -> ([u8; NAME_CAP], usize) {
+        let len = self.len.load(Ordering::Acquire).min(NAME_CAP);
+        let mut out = [0u8; NAME_CAP];
+        for (o, slot) in out.iter_mut().zip(&self.bytes).take(len) {
+            *o = slot.load(Ordering::Relaxed);
+        }
+        (out, len)
+    }
 }
 
 /// Head of the list of all nodes ever allocated (newest first). Written only with [`FREE`]
@@ -82,8 +146,7 @@ pub(crate) fn register(guard_lo: usize, guard_len: usize, id: u64, size: usize) 
             id: AtomicU64::new(0),
             size: AtomicUsize::new(0),
             ident: AtomicU64::new(0),
-            name_len: AtomicUsize::new(0),
-            name: [const { AtomicU8::new(0) }; NAME_CAP],
+            name: Name::new(),
         }));
         // Appends are serialised by FREE, so a load + store is enough; readers see `next`
         // through the Release store of HEAD.
@@ -102,7 +165,7 @@ pub(crate) fn register(guard_lo: usize, guard_len: usize, id: u64, size: usize) 
     node.id.store(id, Ordering::Relaxed);
     node.size.store(size, Ordering::Relaxed);
     node.ident.store(0, Ordering::Relaxed);
-    node.name_len.store(0, Ordering::Relaxed);
+    node.name.clear();
     // Publish: a reader that sees this guard_lo (Acquire) sees the fields above.
     node.guard_lo.store(guard_lo, Ordering::Release);
     node
@@ -119,29 +182,13 @@ pub(crate) fn unregister(node: &'static Node) {
 impl Node {
     /// Stores the report name (see `Stack::set_name`).
     pub(crate) fn set_name(&self, name: Option<&str>) {
-        let name = name.unwrap_or("");
-        let (kept, ellipsis) = if name.len() <= NAME_CAP {
-            (name, "")
-        } else {
-            let mut end = NAME_CAP - 3;
-            while !name.is_char_boundary(end) {
-                end -= 1;
-            }
-            (&name[..end], "...")
-        };
-        // Invalidate first so a reader never pairs the new length with old bytes.
-        self.name_len.store(0, Ordering::Relaxed);
-        for (slot, byte) in self.name.iter().zip(kept.bytes().chain(ellipsis.bytes())) {
-            slot.store(byte, Ordering::Relaxed);
-        }
-        self.name_len
-            .store(kept.len() + ellipsis.len(), Ordering::Release);
+        self.name.set(name);
     }
 
     /// Clears name and ident, cheaply (for the pool's release path).
     #[inline]
     pub(crate) fn clear_labels(&self) {
-        self.name_len.store(0, Ordering::Relaxed);
+        self.name.clear();
         self.ident.store(0, Ordering::Relaxed);
     }
 
@@ -170,6 +217,10 @@ pub(crate) struct Hit {
 ///
 /// Async-signal-safe: only atomic loads, no locks, no allocation, no panics.
 pub(crate) fn find(addr: usize) -> Option<Hit> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Some(hit) = super::slab::find(addr) {
+        return Some(hit);
+    }
     let mut cursor = HEAD.load(Ordering::Acquire);
     while !cursor.is_null() {
         // SAFETY: every pointer in the list is a leaked `Box<Node>` that is never freed, and
@@ -190,11 +241,7 @@ impl Node {
         if lo == 0 || addr < lo || addr - lo >= self.guard_len.load(Ordering::Relaxed) {
             return None;
         }
-        let name_len = self.name_len.load(Ordering::Acquire).min(NAME_CAP);
-        let mut name = [0u8; NAME_CAP];
-        for (out, slot) in name.iter_mut().zip(&self.name).take(name_len) {
-            *out = slot.load(Ordering::Relaxed);
-        }
+        let (name, name_len) = self.name.snapshot();
         let hit = Hit {
             id: self.id.load(Ordering::Relaxed),
             size: self.size.load(Ordering::Relaxed),

@@ -314,6 +314,60 @@ pub(crate) fn ensure_sigaltstack() {
     });
 }
 
+/// An alternate signal stack installed for one scope (see [`teardown_altstack`]): removed
+/// and unmapped on drop, if it is still the installed one.
+pub(crate) struct ScopedAltStack {
+    /// `None` when the thread already had a usable alternate stack and nothing was done.
+    /// `AltStack`'s Drop disables the stack if it is still installed, then unmaps it.
+    _alt: Option<AltStack>,
+}
+
+/// Makes sure the calling thread has an alternate signal stack until the returned value is
+/// dropped, mapping and installing one if it has none (or one too small).
+///
+/// For OS-thread-exit teardown: std disables and unmaps the alternate stack of the threads it
+/// spawns when their closure returns, and the main thread's when `main` returns, both before
+/// thread-local destructors run; the stack layer's own ([`ensure_sigaltstack`]) lives in a
+/// thread-local that may already be destroyed. The hub unwinds its green threads from a
+/// thread-local destructor, and an overflow there is only reported if the fault handler has
+/// a stack to run on. The scoped stack is not a thread-local, so it cannot be destroyed
+/// under the teardown.
+pub(crate) fn teardown_altstack() -> ScopedAltStack {
+    let nothing = ScopedAltStack { _alt: None };
+    let mut current = MaybeUninit::<libc::stack_t>::zeroed();
+    // SAFETY: a null new stack only queries the current one into `current`.
+    if unsafe { libc::sigaltstack(ptr::null(), current.as_mut_ptr()) } != 0 {
+        return nothing;
+    }
+    // SAFETY: sigaltstack succeeded, so `current` is initialised.
+    let current = unsafe { current.assume_init() };
+    if current.ss_flags & libc::SS_ONSTACK != 0
+        || (current.ss_flags & libc::SS_DISABLE == 0
+            && current.ss_size >= altstack_keep_threshold())
+    {
+        return nothing;
+    }
+    let size = altstack_size();
+    let Ok(map) = Mapping::new(size, super::page_size()) else {
+        return nothing; // Out of memory: an overflow now dies by SIGSEGV, unreported.
+    };
+    let new = libc::stack_t {
+        ss_sp: map.bottom().cast(),
+        ss_flags: 0,
+        ss_size: size,
+    };
+    // SAFETY: `new` describes `size` read-write bytes that the returned value keeps mapped
+    // until it has uninstalled them again (AltStack's Drop).
+    if unsafe { libc::sigaltstack(&new, ptr::null_mut()) } != 0 {
+        return nothing; // `map` is unmapped on return.
+    }
+    ScopedAltStack {
+        _alt: Some(AltStack {
+            map: ManuallyDrop::new(map),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +434,50 @@ mod tests {
         ALTSTACK.with(|a| drop(a.borrow_mut().take()));
         let disabled = current_altstack().ss_flags & libc::SS_DISABLE != 0;
         usize::from(ok && disabled) as *mut c_void
+    }
+
+    extern "C" fn scoped_thread(_: *mut c_void) -> *mut c_void {
+        // A raw thread starts without an alternate stack, like a std thread in teardown.
+        let before = current_altstack();
+        let guard = teardown_altstack();
+        let during = current_altstack();
+        drop(guard);
+        let after = current_altstack();
+        // With one installed already, the guard does nothing.
+        super::super::ensure_thread_ready();
+        let ready = current_altstack();
+        let nested = teardown_altstack();
+        let kept = current_altstack().ss_sp == ready.ss_sp;
+        drop(nested);
+        let still = current_altstack();
+        let ok = before.ss_flags & libc::SS_DISABLE != 0
+            && during.ss_flags & libc::SS_DISABLE == 0
+            && during.ss_size == altstack_size()
+            && after.ss_flags & libc::SS_DISABLE != 0
+            && kept
+            && still.ss_sp == ready.ss_sp
+            && still.ss_flags & libc::SS_DISABLE == 0;
+        usize::from(ok) as *mut c_void
+    }
+
+    #[test]
+    fn teardown_altstack_is_installed_for_its_scope_only() {
+        let mut thread = MaybeUninit::<libc::pthread_t>::uninit();
+        // SAFETY: `scoped_thread` has the signature pthread_create expects; default attributes.
+        let rc = unsafe {
+            libc::pthread_create(
+                thread.as_mut_ptr(),
+                ptr::null(),
+                scoped_thread,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(rc, 0);
+        let mut result = ptr::null_mut();
+        // SAFETY: the thread was created successfully and is joined exactly once.
+        let rc = unsafe { libc::pthread_join(thread.assume_init(), &mut result) };
+        assert_eq!(rc, 0);
+        assert_eq!(result as usize, 1, "scoped altstack misbehaved");
     }
 
     #[test]
