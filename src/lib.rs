@@ -64,8 +64,10 @@
 mod error;
 mod fatal;
 
+pub mod channel;
 pub mod context;
 pub mod facade;
+pub mod queue;
 pub mod sched;
 pub mod stack;
 pub mod sync;
