@@ -71,6 +71,7 @@ pub mod queue;
 pub mod sched;
 pub mod stack;
 pub mod sync;
+pub mod timeout;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -204,7 +204,8 @@ impl<T: Ord> Order<T> for Priority {
     const KIND: &'static str = "PriorityQueue";
 }
 
-/// A last-in, first-out queue: gevent's `LifoQueue`.
+/// A last-in, first-out queue: gevent's `LifoQueue`. Dereferences to the generic
+/// [`Queue<T, Lifo>`](Queue), which has every method.
 ///
 /// ```
 /// let q = greenthread::queue::LifoQueue::new();
@@ -212,9 +213,29 @@ impl<T: Ord> Order<T> for Priority {
 /// q.put(2);
 /// assert_eq!(q.get(), 2);
 /// ```
-pub type LifoQueue<T> = Queue<T, Lifo>;
+pub struct LifoQueue<T>(Queue<T, Lifo>);
+
+impl<T> ::core::ops::Deref for LifoQueue<T> {
+    type Target = Queue<T, Lifo>;
+    fn deref(&self) -> &Queue<T, Lifo> {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for LifoQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T> Default for LifoQueue<T> {
+    fn default() -> Self {
+        LifoQueue::new()
+    }
+}
 
 /// A queue that hands out the smallest item first: gevent's `PriorityQueue`.
+/// Dereferences to the generic [`Queue<T, Priority>`](Queue), which has every method.
 ///
 /// ```
 /// let q = greenthread::queue::PriorityQueue::new();
@@ -222,7 +243,26 @@ pub type LifoQueue<T> = Queue<T, Lifo>;
 /// q.put((1, "a"));
 /// assert_eq!(q.get(), (1, "a"));
 /// ```
-pub type PriorityQueue<T> = Queue<T, Priority>;
+pub struct PriorityQueue<T: Ord>(Queue<T, Priority>);
+
+impl<T: Ord> ::core::ops::Deref for PriorityQueue<T> {
+    type Target = Queue<T, Priority>;
+    fn deref(&self) -> &Queue<T, Priority> {
+        &self.0
+    }
+}
+
+impl<T: Ord> fmt::Debug for PriorityQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T: Ord> Default for PriorityQueue<T> {
+    fn default() -> Self {
+        PriorityQueue::new()
+    }
+}
 
 /// A queue whose `task_done` / `join` are used: gevent's `JoinableQueue`. Every
 /// [`Queue`] counts unfinished items, so this is the same type.
@@ -304,7 +344,7 @@ impl<T, O: Order<T>> fmt::Debug for Queue<T, O> {
 
 impl<T, O: Order<T>> Default for Queue<T, O> {
     fn default() -> Self {
-        Queue::new()
+        Queue::make(None, false)
     }
 }
 
@@ -322,74 +362,6 @@ impl<T, O: Order<T>> Queue<T, O> {
             core: Core::new(maxsize, local, O::KIND),
             _order: PhantomData,
         }
-    }
-
-    /// An unbounded queue that may be shared with other OS threads (its waits are never
-    /// reported as deadlocks).
-    ///
-    /// ```
-    /// let q = greenthread::queue::Queue::new();
-    /// for i in 0..1000 {
-    ///     q.put(i); // never blocks
-    /// }
-    /// assert_eq!(q.len(), 1000);
-    /// ```
-    pub fn new() -> Self {
-        Queue::make(None, false)
-    }
-
-    /// A queue holding at most `maxsize` items: `put` blocks while it is full. `maxsize`
-    /// 0 is a rendezvous channel (see [`channel`](Self::channel)).
-    ///
-    /// ```
-    /// let q = greenthread::queue::Queue::bounded(1);
-    /// q.put(1);
-    /// assert!(q.is_full());
-    /// ```
-    pub fn bounded(maxsize: usize) -> Self {
-        Queue::make(Some(maxsize), false)
-    }
-
-    /// A rendezvous queue (bound 0, gevent's `Channel`): `put` blocks until a getter takes
-    /// the item, `try_put` succeeds only if a getter is waiting.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use greenthread::queue::{Full, Queue};
-    ///
-    /// let ch = Arc::new(Queue::channel());
-    /// assert_eq!(ch.try_put(1), Err(Full(1))); // nobody is getting
-    /// let c = Arc::clone(&ch);
-    /// let getter = greenthread::spawn(move || c.get());
-    /// greenthread::yield_now(); // the getter waits
-    /// ch.try_put(2).unwrap(); // handed straight to it
-    /// assert_eq!(getter.join().unwrap(), 2);
-    /// ```
-    pub fn channel() -> Self {
-        Queue::make(Some(0), false)
-    }
-
-    /// An unbounded queue for the green threads of this OS thread only (see [`Local`]);
-    /// deadlocks among its waiters are reported.
-    ///
-    /// ```
-    /// let q = greenthread::queue::Queue::<u8>::new_local();
-    /// q.put(1);
-    /// assert_eq!(q.get(), 1);
-    /// ```
-    pub fn new_local() -> Local<Self> {
-        Local::wrap(Queue::make(None, true))
-    }
-
-    /// A bounded queue for the green threads of this OS thread only (see [`Local`]).
-    ///
-    /// ```
-    /// let q = greenthread::queue::Queue::<u8>::bounded_local(1);
-    /// q.put(1);
-    /// assert!(q.is_full());
-    /// ```
-    pub fn bounded_local(maxsize: usize) -> Local<Self> {
-        Local::wrap(Queue::make(Some(maxsize), true))
     }
 
     /// Puts `item`, blocking the calling green thread while the queue is full (served in
@@ -719,6 +691,91 @@ impl<T, O: Order<T>> Queue<T, O> {
         &self.core
     }
 }
+
+/// The constructors, one `impl` per order (so `Queue::new()` infers `Fifo`).
+macro_rules! constructors {
+    ($name:ident, $order:ty, $wrap:path, $($bound:tt)*) => {
+        impl<T $($bound)*> $name<T> {
+    /// An unbounded queue that may be shared with other OS threads (its waits are never
+    /// reported as deadlocks).
+    ///
+    /// ```
+    #[doc = concat!("let q = greenthread::queue::", stringify!($name), "::new();")]
+    /// for i in 0..1000 {
+    ///     q.put(i); // never blocks
+    /// }
+    /// assert_eq!(q.len(), 1000);
+    /// ```
+    pub fn new() -> Self {
+        $wrap(Queue::make(None, false))
+    }
+
+    /// A queue holding at most `maxsize` items: `put` blocks while it is full. `maxsize`
+    /// 0 is a rendezvous channel (see [`channel`](Self::channel)).
+    ///
+    /// ```
+    #[doc = concat!("let q = greenthread::queue::", stringify!($name), "::bounded(1);")]
+    /// q.put(1);
+    /// assert!(q.is_full());
+    /// ```
+    pub fn bounded(maxsize: usize) -> Self {
+        $wrap(Queue::make(Some(maxsize), false))
+    }
+
+    /// A rendezvous queue (bound 0, gevent's `Channel`): `put` blocks until a getter takes
+    /// the item, `try_put` succeeds only if a getter is waiting.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    #[doc = concat!("use greenthread::queue::{Full, ", stringify!($name), "};")]
+    ///
+    #[doc = concat!("let ch = Arc::new(", stringify!($name), "::channel());")]
+    /// assert_eq!(ch.try_put(1), Err(Full(1))); // nobody is getting
+    /// let c = Arc::clone(&ch);
+    /// let getter = greenthread::spawn(move || c.get());
+    /// greenthread::yield_now(); // the getter waits
+    /// ch.try_put(2).unwrap(); // handed straight to it
+    /// assert_eq!(getter.join().unwrap(), 2);
+    /// ```
+    pub fn channel() -> Self {
+        $wrap(Queue::make(Some(0), false))
+    }
+
+    /// An unbounded queue for the green threads of this OS thread only (see [`Local`]);
+    /// deadlocks among its waiters are reported.
+    ///
+    /// ```
+    #[doc = concat!("let q = greenthread::queue::", stringify!($name), "::<u8>::new_local();")]
+    /// q.put(1);
+    /// assert_eq!(q.get(), 1);
+    /// ```
+    pub fn new_local() -> Local<Self> {
+        Local::wrap($wrap(Queue::make(None, true)))
+    }
+
+    /// A bounded queue for the green threads of this OS thread only (see [`Local`]).
+    ///
+    /// ```
+    #[doc = concat!("let q = greenthread::queue::", stringify!($name), "::<u8>::bounded_local(1);")]
+    /// q.put(1);
+    /// assert!(q.is_full());
+    /// ```
+    pub fn bounded_local(maxsize: usize) -> Local<Self> {
+        Local::wrap($wrap(Queue::make(Some(maxsize), true)))
+    }
+        }
+    };
+}
+
+/// The identity: a FIFO queue is a plain [`Queue`].
+#[inline]
+fn fifo<T>(q: Queue<T, Fifo>) -> Queue<T, Fifo> {
+    q
+}
+
+constructors!(Queue, Fifo, fifo,);
+constructors!(LifoQueue, Lifo, LifoQueue,);
+constructors!(PriorityQueue, Priority, PriorityQueue, : Ord);
 
 #[cold]
 fn put_failed<T>(e: PutFail<T>) -> ! {

@@ -1096,6 +1096,27 @@ impl Hub {
                 }
             }
         }
+        if p & pending::RAISE != 0 {
+            g.pending.set(g.pending.get() & !pending::RAISE);
+            if let Some(payload) = super::raise::take(g.id) {
+                resume_unwind(payload);
+            }
+        }
+    }
+
+    /// Makes `v` (a green thread of this hub, not the running one) raise its queued
+    /// `raise::raise_in` payload at its next switch point: a parked `v` is made runnable
+    /// now, its blocking call ending as for a kill (`Wake::Interrupted`), but only once.
+    pub(crate) fn raise_in(&self, v: &Green) {
+        if v.is_dead() {
+            return;
+        }
+        v.pending.set(v.pending.get() | pending::RAISE);
+        if v.state() == State::Parked && self.unpark(v, v.token.get(), Wake::Interrupted).is_some()
+        {
+            // SAFETY: now Ready and on no list; I1 keeps it alive while queued.
+            unsafe { self.runq.push_back(v) };
+        }
     }
 
     /// Delivers an `interrupt_main` payload to this hub's main green thread (on the hub's

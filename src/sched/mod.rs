@@ -136,6 +136,7 @@ mod error;
 mod green;
 mod hub;
 mod park;
+pub(crate) mod raise;
 mod runqueue;
 mod timer;
 
