@@ -204,7 +204,10 @@ fn local_deadlocks_are_reported() {
     let cv = Condvar::new_local();
     let p = catch_unwind(AssertUnwindSafe(|| cv.wait(m.lock()))).unwrap_err();
     let msg = p.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("Condvar::wait") && msg.contains("deadlock"), "{msg}");
+    assert!(
+        msg.contains("Condvar::wait") && msg.contains("deadlock"),
+        "{msg}"
+    );
     assert!(!m.is_locked(), "the mutex is not left locked");
     let m = Rc::new(Mutex::new_local(()));
     let mm = Rc::clone(&m);

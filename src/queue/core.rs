@@ -277,12 +277,6 @@ impl<T, B: Buffer<T>> Core<T, B> {
         }
     }
 
-    /// Number of items available: buffered plus offered by waiting putters.
-    pub(crate) fn len(&self) -> usize {
-        let s = self.lock();
-        s.buf.len() + s.putters.live()
-    }
-
     /// Whether a get would find an item (or a disconnection) now.
     pub(crate) fn ready_to_get(&self) -> bool {
         let s = self.lock();

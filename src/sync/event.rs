@@ -337,6 +337,16 @@ impl Event {
         true
     }
 
+    /// Registers a readiness watcher (`select`): woken by the next `set`.
+    pub(crate) fn watch_waker(&self, waker: crate::sched::Waker) -> u64 {
+        lock(&self.state).waiters.push(waker, None)
+    }
+
+    /// Removes a watcher of [`watch_waker`](Self::watch_waker).
+    pub(crate) fn unwatch_seq(&self, seq: u64) {
+        lock(&self.state).waiters.leave(seq);
+    }
+
     /// Whether this event was made with [`new_local`](Self::new_local).
     ///
     /// ```
@@ -616,6 +626,21 @@ impl<T, E> AsyncResult<T, E> {
             deadline,
             !self.local,
         )
+    }
+
+    /// Registers a readiness watcher (`select`): woken when the result is set.
+    pub(crate) fn watch_waker(&self, waker: crate::sched::Waker) -> u64 {
+        lock(&self.state).waiters.push(waker, None)
+    }
+
+    /// Removes a watcher of [`watch_waker`](Self::watch_waker).
+    pub(crate) fn unwatch_seq(&self, seq: u64) {
+        lock(&self.state).waiters.leave(seq);
+    }
+
+    /// Whether this result was made with [`new_local`](Self::new_local).
+    pub(crate) fn is_local(&self) -> bool {
+        self.local
     }
 
     fn outcome(&self) -> Option<Arc<Result<T, E>>> {
