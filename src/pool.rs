@@ -33,6 +33,24 @@ use crate::sync::{
     wait_until,
 };
 
+/// A pool size of 0 (Python's `ValueError`): a pool needs at least one slot.
+///
+/// ```
+/// use greenthread::pool::{Pool, ZeroSize};
+///
+/// assert_eq!(Pool::with_size(0).unwrap_err().to_string(), "a pool needs a size of at least 1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZeroSize;
+
+impl fmt::Display for ZeroSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a pool needs a size of at least 1")
+    }
+}
+
+impl std::error::Error for ZeroSize {}
+
 struct State {
     size: Option<usize>,
     /// Slots taken: running green threads, plus slots handed to woken spawners.
@@ -183,6 +201,38 @@ impl Pool {
     /// ```
     pub fn new(size: NonZeroUsize) -> Pool {
         Pool::make(Some(size.get()))
+    }
+
+    /// A pool of `size` from a plain number, the Python-shaped form: 0 is an error
+    /// (eventlet accepts `GreenPool(0)` and then blocks every spawn forever).
+    ///
+    /// # Errors
+    /// [`ZeroSize`] if `size` is 0.
+    ///
+    /// ```
+    /// use greenthread::pool::{Pool, ZeroSize};
+    ///
+    /// assert_eq!(Pool::with_size(0).unwrap_err(), ZeroSize);
+    /// assert_eq!(Pool::with_size(2).unwrap().size(), Some(2));
+    /// ```
+    pub fn with_size(size: usize) -> Result<Pool, ZeroSize> {
+        NonZeroUsize::new(size).map(Pool::new).ok_or(ZeroSize)
+    }
+
+    /// [`resize`](Self::resize) from a plain number (eventlet's `resize(size)`).
+    ///
+    /// # Errors
+    /// [`ZeroSize`] if `size` is 0; nothing changes.
+    ///
+    /// ```
+    /// let p = greenthread::pool::Pool::with_size(1).unwrap();
+    /// assert!(p.try_resize(0).is_err());
+    /// assert_eq!(p.size(), Some(1));
+    /// ```
+    pub fn try_resize(&self, size: usize) -> Result<(), ZeroSize> {
+        let n = NonZeroUsize::new(size).ok_or(ZeroSize)?;
+        self.resize(n);
+        Ok(())
     }
 
     /// A pool with no bound (gevent's `Group`): `spawn` never blocks.

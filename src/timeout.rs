@@ -309,7 +309,7 @@ impl fmt::Debug for Timeout {
 /// assert!(with_timeout(Duration::from_millis(2), || rx.recv()).is_err());
 /// assert_eq!(with_timeout(Duration::from_secs(60), || 7), Ok(7));
 /// ```
-pub fn with_timeout<T>(d: Duration, f: impl FnOnce() -> T) -> Result<T, Elapsed> {
+pub fn with_timeout<T, F: FnOnce() -> T>(d: Duration, f: F) -> Result<T, Elapsed> {
     let t = Timeout::start(d);
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => Ok(v),

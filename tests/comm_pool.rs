@@ -71,7 +71,7 @@ fn join_with_timeout_and_kill_all() {
     }
     greenthread::yield_now();
     let t = Instant::now();
-    assert_eq!(pool.join(Some(Duration::from_millis(10))).unwrap(), false);
+    assert!(!pool.join(Some(Duration::from_millis(10))).unwrap());
     assert!(t.elapsed() >= Duration::from_millis(10));
     pool.kill_all();
     assert_eq!(pool.running(), 0);

@@ -210,7 +210,7 @@ fn join_waits_for_task_done() {
     for i in 1..=4 {
         q.put(i);
     }
-    assert_eq!(q.join_timeout(Some(Duration::ZERO)).unwrap(), false);
+    assert!(!q.join_timeout(Some(Duration::ZERO)).unwrap());
     q.join();
     assert_eq!(*done.borrow(), 10);
     worker.kill();

@@ -23,7 +23,9 @@ use std::time::Instant;
 use crate::sched::{ParkError, WaitOn, check_interrupt};
 use crate::sync::{Parked, Waiters, expired, lock_state as lock, park_on};
 
-/// A buffer discipline: where `push` puts and `pop` takes.
+/// A buffer discipline: where `push` puts and `pop` takes (the storage of a
+/// [`Queue`](super::Queue) of each [`Order`](super::Order)). Implemented for the
+/// standard collections the orders use; its methods are internal.
 pub trait Buffer<T>: Default {
     #[doc(hidden)]
     fn push(&mut self, t: T);
@@ -33,6 +35,10 @@ pub trait Buffer<T>: Default {
     fn peek(&self) -> Option<&T>;
     #[doc(hidden)]
     fn len(&self) -> usize;
+    #[doc(hidden)]
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     #[doc(hidden)]
     fn drain_all(&mut self) -> Vec<T>;
 }
@@ -280,7 +286,7 @@ impl<T, B: Buffer<T>> Core<T, B> {
     /// Whether a get would find an item (or a disconnection) now.
     pub(crate) fn ready_to_get(&self) -> bool {
         let s = self.lock();
-        s.buf.len() > 0 || s.putters.has_live() || s.tx_closed
+        !s.buf.is_empty() || s.putters.has_live() || s.tx_closed
     }
 
     /// Changes the bound; waiting putters whose items now fit are served.
