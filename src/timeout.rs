@@ -222,7 +222,7 @@ impl Timeout {
     /// ```
     /// use std::time::Duration;
     /// let t = greenthread::timeout::Timeout::start(Duration::ZERO);
-    /// let _ = std::panic::catch_unwind(|| greenthread::yield_now());
+    /// let _ = std::panic::catch_unwind(|| greenthread::sleep(Duration::from_secs(60)));
     /// assert!(t.is_expired());
     /// ```
     pub fn is_expired(&self) -> bool {
@@ -262,8 +262,11 @@ impl Timeout {
 
 impl Drop for Timeout {
     fn drop(&mut self) {
+        // Never a switch point: `GreenThread::cancel` would switch into the timer to end
+        // it, and a kill pending for us would then be raised inside this drop, after the
+        // guarded call had already succeeded.
         if let Some(timer) = self.timer.take() {
-            timer.cancel();
+            sched::raise::cancel_quietly(&timer.handle());
         }
         let me = sched::current();
         ACTIVE.with(|a| {

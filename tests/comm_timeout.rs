@@ -176,3 +176,25 @@ fn elapsed_is_not_a_panic_message_and_is_recognised() {
     assert!(Elapsed::is_payload(&*p));
     assert!(!greenthread::sched::is_kill_payload(&*p));
 }
+
+/// Dropping a `Timeout` is not a switch point: a kill that arrived after the guarded call
+/// succeeded is raised at the next switch point, not inside the drop.
+#[test]
+fn dropping_a_timeout_never_switches() {
+    let q = Rc::new(Queue::new());
+    let got = Rc::new(RefCell::new(None));
+    let (qq, g) = (Rc::clone(&q), Rc::clone(&got));
+    let victim = greenthread::spawn(move || {
+        let t = Timeout::start(Duration::from_secs(60));
+        let v = qq.get();
+        drop(t);
+        *g.borrow_mut() = Some(v);
+        greenthread::yield_now();
+        unreachable!("killed at this switch point");
+    });
+    greenthread::yield_now(); // it waits in get
+    q.put(5); // handed over; the victim is runnable
+    victim.kill(); // pending: raised at its next switch point
+    assert!(victim.wait().unwrap_err().exit().unwrap().is_killed());
+    assert_eq!(*got.borrow(), Some(5));
+}

@@ -68,3 +68,12 @@ pub(crate) fn withdraw_current() -> Option<Box<dyn Any + Send>> {
     g.pending.set(g.pending.get() & !pending::RAISE);
     take(g.id)
 }
+
+/// Cancels a green thread of this OS thread that has not started, without switching (see
+/// `Hub::cancel_quiet`). False if it has started or finished, or there is no hub.
+pub(crate) fn cancel_quietly(target: &GreenHandle) -> bool {
+    match current::existing() {
+        Some(hub) => hub.cancel_quiet(target.green()),
+        None => false,
+    }
+}
