@@ -319,6 +319,15 @@ impl<T> fmt::Debug for SyncSender<T> {
 /// sync(&rx);
 /// ```
 ///
+/// Both ends are invariant in `T`:
+///
+/// ```compile_fail
+/// use greenthread::channel::Receiver;
+/// fn shorten<'a>(r: Receiver<&'static str>) -> Receiver<&'a str> {
+///     r
+/// }
+/// ```
+///
 /// ```
 /// let (tx, rx) = greenthread::channel::channel();
 /// std::thread::spawn(move || tx.send(1).unwrap());

@@ -61,7 +61,38 @@ struct State {
 
 struct Inner {
     state: Mutex<State>,
-    members: RefCell<Vec<GreenHandle>>,
+    /// Running members, for `kill_all`: a slab (index -> handle) with a free list, so
+    /// adding and removing one is O(1) without hashing.
+    members: RefCell<Members>,
+}
+
+#[derive(Default)]
+struct Members {
+    slots: Vec<Option<GreenHandle>>,
+    free: Vec<usize>,
+}
+
+impl Members {
+    fn insert(&mut self, h: GreenHandle) -> usize {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(h);
+                i
+            }
+            None => {
+                self.slots.push(Some(h));
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn remove(&mut self, i: usize) -> Option<GreenHandle> {
+        let h = self.slots.get_mut(i)?.take();
+        if h.is_some() {
+            self.free.push(i);
+        }
+        h
+    }
 }
 
 impl Inner {
@@ -117,8 +148,9 @@ impl Inner {
         }
     }
 
-    fn finished(&self, id: u64) {
-        self.members.borrow_mut().retain(|h| h.id() != id);
+    fn finished(&self, slot: usize) {
+        let gone = self.members.borrow_mut().remove(slot);
+        drop(gone);
         self.release();
     }
 }
@@ -188,7 +220,7 @@ impl Pool {
                     slot_waiters: Waiters::new(),
                     idle: Waiters::new(),
                 }),
-                members: RefCell::new(Vec::new()),
+                members: RefCell::new(Members::default()),
             }),
         }
     }
@@ -342,10 +374,9 @@ impl Pool {
     }
 
     fn adopt<T: 'static>(&self, gt: &GreenThread<T>) {
-        self.inner.members.borrow_mut().push(gt.handle());
+        let slot = self.inner.members.borrow_mut().insert(gt.handle());
         let inner = Rc::clone(&self.inner);
-        let id = gt.id();
-        gt.link(move |_| inner.finished(id));
+        gt.link(move |_| inner.finished(slot));
     }
 
     /// Spawns `f` in the pool, first blocking the caller (other green threads run) until
@@ -450,7 +481,17 @@ impl Pool {
     /// assert_eq!(pool.running(), 0);
     /// ```
     pub fn kill_all(&self) {
-        let members: Vec<GreenHandle> = self.inner.members.borrow().clone();
+        let mut members: Vec<GreenHandle> = self
+            .inner
+            .members
+            .borrow()
+            .slots
+            .iter()
+            .flatten()
+            .cloned()
+            .collect();
+        // Oldest first (ids increase with spawn order), so the order is deterministic.
+        members.sort_by_key(GreenHandle::id);
         for h in members {
             h.kill();
         }

@@ -328,6 +328,15 @@ pub type JoinableQueue<T> = Queue<T, Fifo>;
 /// fn send<T: Send>(_: T) {}
 /// send(greenthread::queue::Queue::<std::rc::Rc<u8>>::new());
 /// ```
+///
+/// Invariant in `T` (its items sit behind an internal lock, like `std::sync::Mutex<T>`):
+///
+/// ```compile_fail
+/// use greenthread::queue::Queue;
+/// fn shorten<'a>(q: Queue<&'static str>) -> Queue<&'a str> {
+///     q
+/// }
+/// ```
 pub struct Queue<T, O: Order<T> = Fifo> {
     core: Core<T, O::Buf>,
     _order: PhantomData<O>,

@@ -451,6 +451,15 @@ struct ResultState<T, E> {
 ///     assert_eq!(g.join().unwrap(), 42); // every waiter gets the value
 /// }
 /// ```
+///
+/// Invariant in `T` and `E`:
+///
+/// ```compile_fail
+/// use greenthread::sync::AsyncResult;
+/// fn shorten<'a>(r: AsyncResult<&'static str>) -> AsyncResult<&'a str> {
+///     r
+/// }
+/// ```
 pub struct AsyncResult<T, E = String> {
     state: Mutex<ResultState<T, E>>,
     ready: AtomicBool,

@@ -1,6 +1,14 @@
 //! Locks for green threads: [`Lock`] (`_thread.LockType`), [`Semaphore`],
 //! [`BoundedSemaphore`], [`DummySemaphore`] and [`RLock`] (gevent's `gevent.lock`).
 //!
+//! Also the communication objects built on the same park/wake layer: [`Event`] and
+//! [`AsyncResult`] (gevent's `gevent.event`), a data-owning [`Mutex`] with a
+//! [`Condvar`], and [`Local`], the one-OS-thread flavour of them whose deadlocks are
+//! reported. Queues, channels, pools, timeouts and waiting on several objects are in
+//! [`queue`](crate::queue), [`channel`](crate::channel), [`pool`](crate::pool),
+//! [`timeout`](crate::timeout) and [`select`](crate::select); `docs/COMMUNICATION.md`
+//! has their design.
+//!
 //! Every type is `Send + Sync` and works across OS threads: a green thread blocked in one
 //! OS thread's hub is woken by a release from another OS thread (the release posts the wake
 //! to the owning hub; stacks are never switched across OS threads). `docs/SYNC.md` has the

@@ -70,6 +70,15 @@ use super::local::Local;
 /// let m = greenthread::sync::Mutex::new(1);
 /// send(m.lock());
 /// ```
+///
+/// Invariant in `T`, as `std::sync::Mutex`:
+///
+/// ```compile_fail
+/// use greenthread::sync::Mutex;
+/// fn shorten<'a>(m: Mutex<&'static str>) -> Mutex<&'a str> {
+///     m
+/// }
+/// ```
 pub struct Mutex<T: ?Sized> {
     sem: Semaphore,
     data: UnsafeCell<T>,

@@ -150,16 +150,26 @@ impl<T> Waiters<T> {
     }
 
     /// Wakes every live waiter that holds no item, as cheaply as possible (`Event::set`).
+    /// Keeps the queue's allocation (the next waiter does not allocate again).
     pub(crate) fn wake_all_plain(&mut self) {
-        let q = core::mem::take(&mut self.q);
-        for e in q {
+        if self.q.iter().all(|e| e.item.is_none()) {
+            for e in self.q.drain(..) {
+                if !e.dead {
+                    e.waker.wake();
+                }
+            }
+            return;
+        }
+        // Not expected for plain lists: keep entries with items for their owners.
+        self.q.retain(|e| {
             if e.item.is_some() {
-                // Not expected for plain lists; keep it for its owner.
-                self.q.push_back(e);
-            } else if !e.dead {
+                return true;
+            }
+            if !e.dead {
                 e.waker.wake();
             }
-        }
+            false
+        });
     }
 
     /// Stores an item for the served waiter `seq` (one [`wake_one`](Self::wake_one)
