@@ -106,13 +106,16 @@ thread_local! {
 
 /// Queues the innermost expired timeout of `target` to be raised in it, if any.
 fn deliver(target: &GreenHandle) {
-    let id = ACTIVE.with(|a| {
-        a.borrow()
-            .iter()
-            .rev()
-            .find(|t| t.green == target.id() && t.expired)
-            .map(|t| t.id)
-    });
+    let id = ACTIVE
+        .try_with(|a| {
+            a.borrow()
+                .iter()
+                .rev()
+                .find(|t| t.green == target.id() && t.expired)
+                .map(|t| t.id)
+        })
+        .ok()
+        .flatten();
     if let Some(id) = id {
         sched::raise::raise_in(target, Box::new(Elapsed { id }));
     }
@@ -268,13 +271,16 @@ impl Drop for Timeout {
         if let Some(timer) = self.timer.take() {
             sched::raise::cancel_quietly(&timer.handle());
         }
-        let me = sched::current();
-        ACTIVE.with(|a| {
+        let _ = ACTIVE.try_with(|a| {
             let mut a = a.borrow_mut();
             if let Some(i) = a.iter().position(|t| t.id == self.id) {
                 a.remove(i);
             }
         });
+        // At thread exit (the hub already gone) there is nothing left to interrupt.
+        let Some(me) = sched::raise::current_handle() else {
+            return;
+        };
         // Withdraw a queued, unraised expiry (ours, or an outer one queued after ours was
         // raised), then queue the innermost expiry still armed, if any.
         let withdrawn = sched::raise::withdraw_current();

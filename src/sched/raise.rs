@@ -77,3 +77,10 @@ pub(crate) fn cancel_quietly(target: &GreenHandle) -> bool {
         None => false,
     }
 }
+
+/// A handle to the running green thread, or `None` if this OS thread's hub is gone
+/// (thread-local destructors at thread exit): the non-panicking `current()`.
+pub(crate) fn current_handle() -> Option<GreenHandle> {
+    let hub = current::existing()?;
+    Some(GreenHandle::new(hub.current_green()))
+}
