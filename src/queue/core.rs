@@ -11,7 +11,12 @@
 //!   bound 0, takes it directly) and wakes it.
 //! - An item is in exactly one place: the buffer, a putter's entry, the hand-off list of
 //!   a served getter, or its owner's hands. A waiter whose park ended otherwise (timeout,
-//!   kill) is skipped by servers (its `wake()` returns false) and takes its own entry out.
+//!   kill) is skipped by servers (`can_wake()` is false) and takes its own entry out.
+//! - Servers hand over under the lock and wake after unlocking. A waiter whose park ended
+//!   before that wake (so the wake fails) finds its entry gone when it leaves: it was
+//!   served. A getter then returns its handed item, a putter success; a kill or timeout
+//!   that ended the park is raised at the next switch point instead, as when a wake wins
+//!   the race (nothing lost, nothing duplicated).
 //!
 //! See `sync/waiters.rs` for the hand-off protocol and the lock rules.
 
@@ -179,12 +184,13 @@ impl<T, B: Buffer<T>> Core<T, B> {
             if s.rx_closed {
                 return Err(PutFail::Disconnected(item));
             }
-            match s.getters.give(item) {
-                Ok(()) => {
-                    s.unfinished += 1;
-                    return Ok(());
-                }
-                Err(it) => item = it,
+            if let Some((seq, waker, _)) = s.getters.serve_one() {
+                // Direct hand-off to the oldest waiting getter; woken after unlocking.
+                s.getters.put_given(seq, item);
+                s.unfinished += 1;
+                drop(s);
+                waker.wake();
+                return Ok(());
             }
             if s.maxsize.is_none_or(|m| s.buf.len() < m) {
                 s.buf.push(item);
@@ -208,6 +214,8 @@ impl<T, B: Buffer<T>> Core<T, B> {
                 !self.local,
                 &mut back,
             );
+            // `back` is our item if our entry was still queued; `None` means a getter
+            // took it (served), even if our park then ended otherwise: the put happened.
             match parked {
                 Parked::Woken => {
                     // Served (our item was taken), or woken to learn of a disconnection
@@ -217,39 +225,60 @@ impl<T, B: Buffer<T>> Core<T, B> {
                         None => Ok(()),
                     };
                 }
-                Parked::TimedOut => return Err(PutFail::Full(take(back))),
+                Parked::TimedOut => {
+                    return match back {
+                        Some(it) => Err(PutFail::Full(it)),
+                        None => Ok(()),
+                    };
+                }
                 Parked::Failed(ParkError::Interrupted) => {
-                    let it = take(back);
+                    let Some(it) = back else {
+                        // Served: the kill (or timeout) is raised at the next switch point.
+                        return Ok(());
+                    };
                     check_interrupt();
                     // An interrupt handler returned: try again.
                     item = it;
                 }
-                Parked::Failed(e) => return Err(PutFail::Hub(e, take(back))),
+                Parked::Failed(e) => {
+                    return match back {
+                        Some(it) => Err(PutFail::Hub(e, it)),
+                        None => Ok(()),
+                    };
+                }
             }
         }
     }
 
-    /// Takes an item from the buffer or a waiting putter, under the lock.
-    fn take_now(s: &mut State<T, B>) -> Option<T> {
+    /// Takes an item from the buffer or a waiting putter, under the lock; also returns
+    /// the waker of a putter it served, to be woken after unlocking.
+    fn take_now(s: &mut State<T, B>) -> (Option<T>, Option<crate::sched::Waker>) {
         if let Some(item) = s.buf.pop() {
             if s.maxsize.is_none_or(|m| s.buf.len() < m)
-                && let Some((_, Some(it))) = s.putters.wake_one()
+                && let Some((_, waker, Some(it))) = s.putters.serve_one()
             {
                 s.buf.push(it);
+                return (Some(item), Some(waker));
             }
-            return Some(item);
+            return (Some(item), None);
         }
-        if let Some((_, Some(it))) = s.putters.wake_one() {
-            return Some(it);
+        if let Some((_, waker, Some(it))) = s.putters.serve_one() {
+            return (Some(it), Some(waker));
         }
-        None
+        (None, None)
     }
 
     /// Gets an item, waiting (if `block`) until `deadline`.
     pub(crate) fn get(&self, block: bool, deadline: Option<Instant>) -> Result<T, GetFail> {
         loop {
             let mut s = self.lock();
-            if let Some(item) = Self::take_now(&mut s) {
+            let (got, waker) = Self::take_now(&mut s);
+            if let Some(item) = got {
+                drop(s);
+                if let Some(w) = waker {
+                    // A failed wake is fine: the putter sees its entry gone (served).
+                    w.wake();
+                }
                 return Ok(item);
             }
             if s.tx_closed {
@@ -269,6 +298,13 @@ impl<T, B: Buffer<T>> Core<T, B> {
                 !self.local,
                 &mut back,
             );
+            if !matches!(parked, Parked::Woken) {
+                // Served just as the park ended otherwise (the put's wake came too late):
+                // the item is ours; a kill or timeout is raised at the next switch point.
+                if let Some(it) = self.lock().getters.take_given(seq) {
+                    return Ok(it);
+                }
+            }
             match parked {
                 Parked::Woken => {
                     if let Some(it) = self.lock().getters.take_given(seq) {
@@ -377,12 +413,5 @@ impl<T, B: Buffer<T>> Core<T, B> {
         // (documented on `peek`); the item cannot be moved out to clone it outside.
         let s = self.lock();
         s.buf.peek().or_else(|| s.putters.peek_item()).cloned()
-    }
-}
-
-fn take<T>(back: Option<T>) -> T {
-    match back {
-        Some(t) => t,
-        None => unreachable!("a putter that left the queue always gets its item back"),
     }
 }

@@ -19,10 +19,16 @@
 //!   was a putter) and reports the timeout or raises the kill. Nothing is lost or
 //!   duplicated.
 //!
-//! Waking under the state lock keeps this simple (no item in flight outside the lock). A
-//! wake of a waiter of another OS thread then takes that hub's inbox lock under the state
-//! lock; the lock order is always *state lock, then inbox lock*, and the hub never takes a
-//! state lock.
+//! Events, results, condition variables and pools wake under the state lock (simple: no
+//! hand-off in flight outside the lock). Queues and channels, whose hand-offs across OS
+//! threads are the hot path, decide and hand over under the lock but wake after dropping
+//! it ([`Waiters::serve_one`]): a wake of another OS thread's green thread may be a futex
+//! syscall, and the woken thread wants the same lock next. If such a late wake fails (the
+//! waiter's park ended meanwhile), the waiter finds, under the lock, that its entry is gone:
+//! it was served, and it returns what it was handed (a getter its item; a putter success),
+//! leaving a kill or timeout to be raised at its next switch point. A wake of a waiter of
+//! another OS thread made under a state lock takes that hub's inbox lock; the lock order is
+//! always *state lock, then inbox lock*, and the hub never takes a state lock.
 //!
 //! # Rules
 //!
@@ -128,15 +134,34 @@ impl<T> Waiters<T> {
         None
     }
 
-    /// Hands `item` to the oldest live waiter; gives it back if there is none.
-    pub(crate) fn give(&mut self, item: T) -> Result<(), T> {
-        match self.wake_one() {
-            Some((seq, _)) => {
-                self.given.push((seq, item));
-                Ok(())
+    /// Takes the oldest waiter that may still be woken off the queue **without waking
+    /// it**: `(seq, waker, its item)`. The caller hands over under the state lock, then
+    /// wakes after dropping the lock (a wake of another OS thread's green thread may be a
+    /// syscall, and the woken thread wants this lock next). If that wake fails (the park
+    /// ended meanwhile: timeout, kill), the waiter finds the hand-off itself when it
+    /// leaves: its entry is gone, so it was served (see `queue/core.rs`). Entries that can
+    /// no longer be woken are skipped (kept if they hold an item, so their owner gets it
+    /// back).
+    pub(crate) fn serve_one(&mut self) -> Option<(u64, Waker, Option<T>)> {
+        let mut i = 0;
+        while i < self.q.len() {
+            let e = &mut self.q[i];
+            if e.dead {
+                i += 1;
+                continue;
             }
-            None => Err(item),
+            if e.waker.can_wake() {
+                let e = self.q.remove(i)?;
+                return Some((e.seq, e.waker, e.item));
+            }
+            if e.item.is_some() {
+                e.dead = true;
+                i += 1;
+            } else {
+                self.q.remove(i);
+            }
         }
+        None
     }
 
     /// Wakes every live waiter (dead ones holding items stay for their owners). Returns the
