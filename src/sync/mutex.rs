@@ -1,5 +1,5 @@
-//! [`Mutex<T>`]: a data-owning lock for green threads, on top of a one-permit
-//! [`Semaphore`] (FIFO hand-off, killable, timeoutable, cross-OS-thread).
+//! [`Mutex<T>`]: a data-owning lock for green threads, on top of a one-permit `RawSem`,
+//! the lock layer's semaphore (FIFO hand-off, killable, timeoutable, cross-OS-thread).
 
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -7,14 +7,16 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use super::Semaphore;
 use super::local::Local;
+use super::raw::RawSem;
+use super::{blocking_failed, deadline_after};
 
 /// A mutual-exclusion lock that owns its data, like [`std::sync::Mutex`], but blocking
 /// only the calling **green thread**: other green threads of the OS thread run while it
 /// waits.
 ///
-/// Built on a one-permit [`Semaphore`], so it inherits the lock layer's guarantees:
+/// Built on the one-permit semaphore that [`Lock`](super::Lock) and
+/// [`Semaphore`](super::Semaphore) use, so it inherits the lock layer's guarantees:
 /// strict FIFO hand-off (no barging, no starvation), a waiter that times out or is killed
 /// leaves the queue holding nothing, a green thread blocked in one OS thread's hub is
 /// woken by an unlock on another OS thread. `Send + Sync` when `T: Send`;
@@ -80,12 +82,12 @@ use super::local::Local;
 /// }
 /// ```
 pub struct Mutex<T: ?Sized> {
-    sem: Semaphore,
+    sem: RawSem,
     data: UnsafeCell<T>,
 }
 
 // SAFETY: the mutex hands out access to `T` to one holder at a time, from any OS thread,
-// so `T` must be `Send` (as for `std::sync::Mutex`); `Semaphore` is `Send + Sync`.
+// so `T` must be `Send` (as for `std::sync::Mutex`); `RawSem` is `Send + Sync`.
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: a `&Mutex<T>` only gives `&mut T` to the single holder of the semaphore's one
 // permit (a permit is taken with Acquire and given back with Release, so accesses of
@@ -103,7 +105,7 @@ impl<T> Mutex<T> {
     /// ```
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
-            sem: Semaphore::new(1),
+            sem: RawSem::new(1, "Mutex", false),
             data: UnsafeCell::new(value),
         }
     }
@@ -117,7 +119,7 @@ impl<T> Mutex<T> {
     /// ```
     pub const fn new_local(value: T) -> Local<Mutex<T>> {
         Local::wrap(Mutex {
-            sem: Semaphore::new_local(1),
+            sem: RawSem::new(1, "Mutex", true),
             data: UnsafeCell::new(value),
         })
     }
@@ -155,7 +157,9 @@ impl<T: ?Sized> Mutex<T> {
     /// assert_eq!(*m.lock(), [1, 2]);
     /// ```
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.sem.acquire();
+        if let Err(e) = self.sem.acquire(None) {
+            blocking_failed("Mutex::lock", e);
+        }
         self.guard()
     }
 
@@ -183,7 +187,14 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.lock_timeout(Duration::from_millis(1)).is_none());
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        self.sem.acquire_timeout(timeout).then(|| self.guard())
+        match self.sem.acquire(deadline_after(timeout)) {
+            Ok(true) => Some(self.guard()),
+            Ok(false) => None,
+            Err(crate::sched::ParkError::Deadlock(r)) => {
+                blocking_failed("Mutex::lock_timeout", crate::sched::ParkError::Deadlock(r))
+            }
+            Err(_) => None,
+        }
     }
 
     /// Whether the mutex is held now (a snapshot).
@@ -196,7 +207,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(!m.is_locked());
     /// ```
     pub fn is_locked(&self) -> bool {
-        self.sem.locked()
+        self.sem.count() == 0
     }
 
     /// The data, through exclusive access (no locking needed).
@@ -264,8 +275,9 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
 
 impl<T: ?Sized> Mutex<T> {
     fn release(&self) {
-        // A one-permit semaphore held by us: release cannot fail (no bound).
-        let _ = self.sem.release();
+        // We hold the one permit, so the count is 0 and the bound 1 is not reached.
+        let released = self.sem.release(1);
+        debug_assert!(released, "Mutex released while not held");
     }
 }
 
