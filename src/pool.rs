@@ -554,9 +554,9 @@ impl Pool {
     /// use std::time::Duration;
     /// let pool = greenthread::pool::Pool::unbounded();
     /// let v: Vec<u64> = pool
-    ///     .imap_unordered(|ms: u64| { greenthread::sleep(Duration::from_millis(ms)); ms }, [30, 1])
+    ///     .imap_unordered(|ms: u64| { greenthread::sleep(Duration::from_millis(ms)); ms }, [100, 1])
     ///     .collect();
-    /// assert_eq!(v, [1, 30]);
+    /// assert_eq!(v, [1, 100]);
     /// ```
     pub fn imap_unordered<'p, I, F, T>(
         &'p self,
@@ -698,6 +698,7 @@ where
 /// use std::time::Duration;
 /// let a = greenthread::spawn(|| 1);
 /// let b = greenthread::spawn(|| greenthread::sleep(Duration::from_secs(60)));
+/// greenthread::yield_now(); // `a` finishes
 /// let n = greenthread::pool::join_all(&[&a, &b], Some(Duration::from_millis(5)));
 /// assert_eq!(n.unwrap(), 1);
 /// b.kill();

@@ -218,8 +218,14 @@ fn local_deadlocks_are_reported() {
     greenthread::yield_now();
     let p = catch_unwind(AssertUnwindSafe(|| drop(m.lock()))).unwrap_err();
     let msg = p.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("Mutex::lock") && msg.contains("deadlock"), "{msg}");
-    assert!(msg.contains("Mutex at 0x"), "the report names the object: {msg}");
+    assert!(
+        msg.contains("Mutex::lock") && msg.contains("deadlock"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Mutex at 0x"),
+        "the report names the object: {msg}"
+    );
     holder.kill();
     assert!(!m.is_locked());
 }

@@ -115,10 +115,10 @@ fn imap_in_order_imap_unordered_map() {
                 greenthread::sleep(Duration::from_millis(ms));
                 ms
             },
-            [40, 1],
+            [300, 1],
         )
         .collect();
-    assert_eq!(v, [1, 40]);
+    assert_eq!(v, [1, 300]);
     assert_eq!(pool.map(|x: u32| x + 1, 0..100).len(), 100);
     assert_eq!(pool.running(), 0);
 }
@@ -154,6 +154,7 @@ fn pool_deadlock_is_reported() {
 fn join_all_join_timeout_kill_all() {
     let a = greenthread::spawn(|| 1);
     let b = greenthread::spawn(|| greenthread::sleep(Duration::from_secs(60)));
+    greenthread::yield_now(); // `a` finishes, `b` sleeps (no timing involved)
     assert_eq!(
         join_all(&[&a, &b], Some(Duration::from_millis(5))).unwrap(),
         1
@@ -206,8 +207,12 @@ fn select_is_woken_from_another_os_thread() {
 
 #[test]
 fn iwait_yields_in_readiness_order_and_select_is_killable() {
-    let slow = greenthread::spawn(|| greenthread::sleep(Duration::from_millis(20)));
-    let fast = greenthread::spawn(|| greenthread::sleep(Duration::from_millis(1)));
+    // `slow` waits for `fast` to let it go: the finishing order does not depend on time.
+    let go = Rc::new(Event::new_local());
+    let g = Rc::clone(&go);
+    let slow = greenthread::spawn(move || g.wait());
+    let g = Rc::clone(&go);
+    let fast = greenthread::spawn(move || g.set());
     let order: Vec<usize> = iwait(&[&slow, &fast], None).map(Result::unwrap).collect();
     assert_eq!(order, [1, 0]);
     let victim = greenthread::spawn(|| {
