@@ -277,6 +277,8 @@ pub fn select(
 
 /// An iterator over the indexes of `objects` in the order they become ready, each once
 /// (gevent's `iwait`); it ends when all have been yielded, or at the overall `timeout`.
+/// Objects that became ready while the caller was not looking (between two `next` calls,
+/// or before the first) are yielded in index order.
 ///
 /// ```
 /// use std::time::Duration;
