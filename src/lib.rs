@@ -41,6 +41,7 @@
 //! |---|---|---|
 //! | green threads | [`spawn`], [`spawn_n`], [`spawn_after`], [`spawn_after_local`], [`sleep`], [`yield_now`], [`kill`], [`getcurrent`], [`GreenThread`], [`Builder`] | `eventlet.greenthread` |
 //! | locks | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::DummySemaphore`], [`sync::RLock`] | `gevent.lock`, `_thread.LockType` |
+//! | communication | [`sync::Event`], [`sync::AsyncResult`], [`sync::Mutex`], [`sync::Condvar`], [`queue`], [`channel`], [`pool`], [`timeout`], [`select`] | `gevent.event`, `gevent.queue`, `gevent.pool`, `gevent.Timeout`, `gevent.wait`, `eventlet.greenpool`, `eventlet.queue` |
 //! | the `_thread` module | [`thread`] | `_thread`, `thread` (2.x), `gevent.thread` |
 //! | raw layer | [`Coroutine`], [`context::raw`], [`stack`] | |
 //!
