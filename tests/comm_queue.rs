@@ -297,3 +297,47 @@ fn dropping_a_queue_drops_its_items() {
     drop(q);
     assert_eq!(Rc::strong_count(&item), 1);
 }
+
+/// Getters with tiny timeouts on one OS thread, putters with tiny timeouts on another:
+/// hand-offs race timeouts (a put may serve a getter whose park is ending, and wake it too
+/// late). Every item whose put succeeded is got exactly once; failed puts never arrive.
+#[test]
+fn timeouts_racing_cross_thread_hand_offs_lose_nothing() {
+    const N: u64 = 20_000;
+    let q = Arc::new(Queue::bounded(1));
+    let qq = Arc::clone(&q);
+    let producer = std::thread::spawn(move || {
+        let mut sent = Vec::new();
+        for i in 0..N {
+            let r = if i % 3 == 0 {
+                qq.try_put(i).map_err(|_| ())
+            } else {
+                qq.put_timeout(i, Duration::from_micros(i % 7))
+                    .map_err(|_| ())
+            };
+            if r.is_ok() {
+                sent.push(i);
+            }
+        }
+        sent
+    });
+    let mut got = Vec::new();
+    let mut misses = 0u32;
+    loop {
+        match q.get_timeout(Duration::from_micros(u64::from(misses % 5))) {
+            Ok(v) => {
+                got.push(v);
+                misses = 0;
+            }
+            Err(Empty) => {
+                misses += 1;
+                if producer.is_finished() && q.is_empty() && misses > 100 {
+                    break;
+                }
+            }
+        }
+    }
+    let sent = producer.join().unwrap();
+    got.extend(q.try_iter());
+    assert_eq!(got, sent, "same items, each once, in order");
+}
