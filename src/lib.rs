@@ -43,6 +43,7 @@
 //! | per-green-thread storage | [`green_local!`], [`GreenLocal`] | greenlet-local attributes |
 //! | locks (`Duration` and `Instant` forms of every timed call, RAII guards) | [`sync::Lock`], [`sync::Semaphore`], [`sync::BoundedSemaphore`], [`sync::DummySemaphore`], [`sync::RLock`] | `gevent.lock`, `_thread.LockType` |
 //! | errors | [`Error`], [`sched::JoinError`], [`sched::WaitError`], [`sched::SpawnError`], [`sync::AcquireError`], [`StackError`]: all `Send + Sync + 'static` | the Python exception each stands for |
+//! | communication | [`sync::Event`], [`sync::AsyncResult`], [`sync::Mutex`], [`sync::Condvar`], [`queue`], [`channel`], [`pool`], [`timeout`], [`select`] | `gevent.event`, `gevent.queue`, `gevent.pool`, `gevent.Timeout`, `gevent.wait`, `eventlet.greenpool`, `eventlet.queue` |
 //! | raw layer | [`Coroutine`], [`context::raw`], [`stack`] | |
 //! | Python-shaped corner | [`thread`] (with [`thread::Wait`], [`thread::TIMEOUT_MAX`]), the locks' `acquire_with(blocking, timeout)` | `_thread`, `thread` (2.x), `gevent.thread` |
 //!
@@ -66,11 +67,16 @@
 mod error;
 mod fatal;
 
+pub mod channel;
 pub mod context;
 pub mod facade;
+pub mod pool;
+pub mod queue;
 pub mod sched;
+pub mod select;
 pub mod stack;
 pub mod sync;
+pub mod timeout;
 
 /// Auto traits and variance of the public types, pinned by `compile_fail` doc tests.
 #[cfg(doctest)]

@@ -85,6 +85,78 @@ fn rust_items() -> BTreeSet<&'static str> {
     refer!(s, type "greenthread::sync::RLock" => RLock);
     refer!(s, fn "greenthread::sync::RLock::acquire_with" => <RLock>::acquire_with);
     refer!(s, fn "greenthread::sync::RLock::release" => <RLock>::release);
+    // communication (issue 15)
+    refer!(s, type "greenthread::sync::Event" => greenthread::sync::Event);
+    refer!(s, fn "greenthread::sync::Event::set" => greenthread::sync::Event::set);
+    refer!(s, fn "greenthread::sync::Event::clear" => greenthread::sync::Event::clear);
+    refer!(s, fn "greenthread::sync::Event::is_set" => greenthread::sync::Event::is_set);
+    refer!(s, fn "greenthread::sync::Event::wait_timeout" => greenthread::sync::Event::wait_timeout);
+    refer!(s, fn "greenthread::sync::Event::rawlink" => |e: &greenthread::sync::Event| e.rawlink(|| ()));
+    refer!(s, fn "greenthread::sync::Event::unlink" => greenthread::sync::Event::unlink);
+    refer!(s, type "greenthread::sync::AsyncResult" => greenthread::sync::AsyncResult<u8>);
+    refer!(s, fn "greenthread::sync::AsyncResult::set" => greenthread::sync::AsyncResult::<u8>::set);
+    refer!(s, fn "greenthread::facade::gevent::AsyncResultExt::set_exception" => <greenthread::sync::AsyncResult<u8> as greenthread::facade::gevent::AsyncResultExt<u8, String>>::set_exception);
+    refer!(s, fn "greenthread::sync::AsyncResult::get_timeout" => greenthread::sync::AsyncResult::<u8>::get_timeout);
+    refer!(s, fn "greenthread::facade::gevent::AsyncResultExt::get_nowait" => <greenthread::sync::AsyncResult<u8> as greenthread::facade::gevent::AsyncResultExt<u8, String>>::get_nowait);
+    refer!(s, fn "greenthread::sync::AsyncResult::ready" => greenthread::sync::AsyncResult::<u8>::ready);
+    refer!(s, fn "greenthread::sync::AsyncResult::successful" => greenthread::sync::AsyncResult::<u8>::successful);
+    refer!(s, fn "greenthread::sync::AsyncResult::wait_timeout" => greenthread::sync::AsyncResult::<u8>::wait_timeout);
+    refer!(s, fn "greenthread::sync::AsyncResult::value" => greenthread::sync::AsyncResult::<u8>::value);
+    refer!(s, fn "greenthread::facade::gevent::AsyncResultExt::exception" => <greenthread::sync::AsyncResult<u8> as greenthread::facade::gevent::AsyncResultExt<u8, String>>::exception);
+    refer!(s, fn "greenthread::sync::AsyncResult::rawlink" => |r: &greenthread::sync::AsyncResult<u8>| r.rawlink(|| ()));
+    refer!(s, type "greenthread::queue::Queue" => greenthread::queue::Queue<u8>);
+    refer!(s, fn "greenthread::queue::Queue::put_timeout" => greenthread::queue::Queue::<u8>::put_timeout);
+    refer!(s, fn "greenthread::queue::Queue::get_timeout" => greenthread::queue::Queue::<u8>::get_timeout);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::put_nowait" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::put_nowait);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::get_nowait" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::get_nowait);
+    refer!(s, fn "greenthread::queue::Queue::peek" => greenthread::queue::Queue::<u8>::peek);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::peek_nowait" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::peek_nowait);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::qsize" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::qsize);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::empty" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::empty);
+    refer!(s, fn "greenthread::facade::gevent::QueueExt::full" => <greenthread::queue::Queue<u8> as greenthread::facade::gevent::QueueExt<u8>>::full);
+    refer!(s, fn "greenthread::queue::Queue::maxsize" => greenthread::queue::Queue::<u8>::maxsize);
+    refer!(s, fn "greenthread::queue::Queue::iter" => greenthread::queue::Queue::<u8>::iter);
+    refer!(s, type "greenthread::queue::JoinableQueue" => greenthread::queue::JoinableQueue<u8>);
+    refer!(s, fn "greenthread::queue::Queue::task_done" => greenthread::queue::Queue::<u8>::task_done);
+    refer!(s, fn "greenthread::queue::Queue::join_timeout" => greenthread::queue::Queue::<u8>::join_timeout);
+    refer!(s, type "greenthread::queue::LifoQueue" => greenthread::queue::LifoQueue<u8>);
+    refer!(s, type "greenthread::queue::PriorityQueue" => greenthread::queue::PriorityQueue<u8>);
+    refer!(s, fn "greenthread::facade::gevent::channel" => greenthread::facade::gevent::channel::<u8>);
+    refer!(s, type "greenthread::queue::Full" => greenthread::queue::Full<u8>);
+    refer!(s, type "greenthread::queue::Empty" => greenthread::queue::Empty);
+    refer!(s, type "greenthread::pool::Pool" => greenthread::pool::Pool);
+    refer!(s, fn "greenthread::pool::Pool::spawn" => greenthread::pool::Pool::spawn::<fn(), ()>);
+    refer!(s, fn "greenthread::pool::Pool::map" => greenthread::pool::Pool::map::<Vec<u8>, fn(u8) -> u8, u8>);
+    refer!(s, fn "greenthread::pool::Pool::imap" => greenthread::pool::Pool::imap::<Vec<u8>, fn(u8) -> u8, u8>);
+    refer!(s, fn "greenthread::pool::Pool::imap_unordered" => greenthread::pool::Pool::imap_unordered::<Vec<u8>, fn(u8) -> u8, u8>);
+    refer!(s, fn "greenthread::pool::Pool::join" => greenthread::pool::Pool::join);
+    refer!(s, fn "greenthread::pool::Pool::kill_all" => greenthread::pool::Pool::kill_all);
+    refer!(s, fn "greenthread::facade::gevent::PoolExt::free_count" => <greenthread::pool::Pool as greenthread::facade::gevent::PoolExt>::free_count);
+    refer!(s, fn "greenthread::facade::gevent::PoolExt::full" => <greenthread::pool::Pool as greenthread::facade::gevent::PoolExt>::full);
+    refer!(s, fn "greenthread::pool::Pool::wait_available" => greenthread::pool::Pool::wait_available);
+    refer!(s, fn "greenthread::facade::gevent::group" => greenthread::facade::gevent::group);
+    refer!(s, fn "greenthread::select::wait" => greenthread::select::wait);
+    refer!(s, fn "greenthread::select::iwait" => greenthread::select::iwait);
+    refer!(s, fn "greenthread::pool::join_all" => greenthread::pool::join_all);
+    refer!(s, fn "greenthread::pool::kill_all" => greenthread::pool::kill_all);
+    refer!(s, fn "greenthread::pool::join_timeout" => greenthread::pool::join_timeout::<()>);
+    refer!(s, type "greenthread::timeout::Timeout" => greenthread::timeout::Timeout);
+    refer!(s, fn "greenthread::timeout::Timeout::start" => greenthread::timeout::Timeout::start);
+    refer!(s, fn "greenthread::timeout::Timeout::cancel" => greenthread::timeout::Timeout::cancel);
+    refer!(s, fn "greenthread::timeout::with_timeout" => greenthread::timeout::with_timeout::<(), fn()>);
+    refer!(s, type "greenthread::facade::eventlet::GreenPool" => greenthread::facade::eventlet::GreenPool);
+    refer!(s, fn "greenthread::pool::Pool::spawn_n" => greenthread::pool::Pool::spawn_n::<fn()>);
+    refer!(s, fn "greenthread::facade::gevent::PoolExt::waitall" => <greenthread::pool::Pool as greenthread::facade::gevent::PoolExt>::waitall);
+    refer!(s, fn "greenthread::pool::Pool::try_resize" => greenthread::pool::Pool::try_resize);
+    refer!(s, fn "greenthread::pool::Pool::running" => greenthread::pool::Pool::running);
+    refer!(s, fn "greenthread::pool::Pool::free" => greenthread::pool::Pool::free);
+    refer!(s, fn "greenthread::pool::Pool::waiting" => greenthread::pool::Pool::waiting);
+    refer!(s, type "greenthread::facade::eventlet::Queue" => greenthread::facade::eventlet::Queue<u8>);
+    refer!(s, type "greenthread::facade::eventlet::LightQueue" => greenthread::facade::eventlet::LightQueue<u8>);
+    refer!(s, fn "greenthread::queue::Queue::resize" => greenthread::queue::Queue::<u8>::resize);
+    refer!(s, type "greenthread::facade::eventlet::Event" => greenthread::facade::eventlet::Event);
+    refer!(s, type "greenthread::facade::eventlet::Timeout" => greenthread::facade::eventlet::Timeout);
+    refer!(s, fn "greenthread::facade::eventlet::with_timeout" => greenthread::facade::eventlet::with_timeout::<(), fn()>);
     s
 }
 
@@ -242,6 +314,19 @@ const SECTIONS: &[(&str, &str)] = &[
     ("`gevent.thread`", "gevent.thread."),
     ("`eventlet.greenthread`", "eventlet.greenthread."),
     ("`gevent.lock`", "gevent.lock."),
+    ("`gevent.event`", "gevent.event."),
+    ("`gevent.queue`", "gevent.queue."),
+    ("`gevent.pool`", "gevent.pool."),
+    ("`gevent.timeout`", "gevent.timeout."),
+    (
+        "`gevent.hub` / `gevent.greenlet` (waiting on several)",
+        "gevent.hub.",
+    ),
+    ("`gevent.greenlet`", "gevent.greenlet."),
+    ("`eventlet.greenpool`", "eventlet.greenpool."),
+    ("`eventlet.queue`", "eventlet.queue."),
+    ("`eventlet.event`", "eventlet.event."),
+    ("`eventlet.timeout`", "eventlet.timeout."),
 ];
 
 /// The tables of `docs/PYTHON_API.md`, generated from `IMPLEMENTS`.

@@ -4,7 +4,12 @@
 //!   `gevent.thread`.
 //! - The crate root mirrors `eventlet.greenthread` ([`spawn`](crate::spawn),
 //!   [`GreenThread`](crate::GreenThread), ...).
-//! - [`sync`](crate::sync) mirrors `gevent.lock`.
+//! - [`sync`](crate::sync) mirrors `gevent.lock`, and with [`queue`](crate::queue),
+//!   [`channel`](crate::channel), [`pool`](crate::pool), [`timeout`](crate::timeout) and
+//!   [`select`](crate::select), `gevent.event`, `gevent.queue`, `gevent.pool`,
+//!   `gevent.timeout`, `gevent.wait`, `eventlet.event`, `eventlet.queue`,
+//!   `eventlet.greenpool`, `eventlet.timeout`; [`gevent`] and [`eventlet`] add the
+//!   Python method names that have no Rust-shaped spelling.
 //!
 //! [`IMPLEMENTS`] lists every name of those modules' documentation (in the spirit of
 //! gevent's `__implements__`), with the Rust item that implements it; `docs/PYTHON_API.md`
@@ -12,6 +17,8 @@
 //! `tests/facade_manifest.rs` refers to every Rust item, so a missing one fails to compile,
 //! and checks that every name in the seed documents appears here.
 
+pub mod eventlet;
+pub mod gevent;
 pub mod thread;
 
 /// One Python name and the Rust item that implements it.
@@ -419,5 +426,363 @@ pub const IMPLEMENTS: &[Mapping] = &[
         "gevent.lock.RLock.release",
         "greenthread::sync::RLock::release",
         "Err(Error::NotOwner) for a non-owner",
+    ),
+    // ---- communication: gevent.event, gevent.queue, gevent.pool, gevent.timeout, gevent.wait,
+    // eventlet.greenpool, eventlet.queue, eventlet.event, eventlet.timeout ----------------
+    m(
+        "gevent.event.Event",
+        "greenthread::sync::Event",
+        "Send + Sync; Event::new_local() for deadlock reports",
+    ),
+    m(
+        "gevent.event.Event.set",
+        "greenthread::sync::Event::set",
+        "",
+    ),
+    m(
+        "gevent.event.Event.clear",
+        "greenthread::sync::Event::clear",
+        "",
+    ),
+    m(
+        "gevent.event.Event.is_set",
+        "greenthread::sync::Event::is_set",
+        "",
+    ),
+    m(
+        "gevent.event.Event.wait",
+        "greenthread::sync::Event::wait_timeout",
+        "Duration; wait() without limit, wait_with(Option<Duration>) returns errors",
+    ),
+    m(
+        "gevent.event.Event.rawlink",
+        "greenthread::sync::Event::rawlink",
+        "the callback takes no argument",
+    ),
+    m(
+        "gevent.event.Event.unlink",
+        "greenthread::sync::Event::unlink",
+        "takes the LinkId rawlink returned",
+    ),
+    m(
+        "gevent.event.AsyncResult",
+        "greenthread::sync::AsyncResult",
+        "set once; the error is a type parameter",
+    ),
+    m(
+        "gevent.event.AsyncResult.set",
+        "greenthread::sync::AsyncResult::set",
+        "a second set is Err(AlreadySet)",
+    ),
+    m(
+        "gevent.event.AsyncResult.set_exception",
+        "greenthread::facade::gevent::AsyncResultExt::set_exception",
+        "= AsyncResult::set_error",
+    ),
+    m(
+        "gevent.event.AsyncResult.get",
+        "greenthread::sync::AsyncResult::get_timeout",
+        "get() blocks without limit; errors are returned, not raised",
+    ),
+    m(
+        "gevent.event.AsyncResult.get_nowait",
+        "greenthread::facade::gevent::AsyncResultExt::get_nowait",
+        "= AsyncResult::try_get",
+    ),
+    m(
+        "gevent.event.AsyncResult.ready",
+        "greenthread::sync::AsyncResult::ready",
+        "",
+    ),
+    m(
+        "gevent.event.AsyncResult.successful",
+        "greenthread::sync::AsyncResult::successful",
+        "",
+    ),
+    m(
+        "gevent.event.AsyncResult.wait",
+        "greenthread::sync::AsyncResult::wait_timeout",
+        "returns whether it is set",
+    ),
+    m(
+        "gevent.event.AsyncResult.value",
+        "greenthread::sync::AsyncResult::value",
+        "a method returning a clone",
+    ),
+    m(
+        "gevent.event.AsyncResult.exception",
+        "greenthread::facade::gevent::AsyncResultExt::exception",
+        "= AsyncResult::error",
+    ),
+    m(
+        "gevent.event.AsyncResult.rawlink",
+        "greenthread::sync::AsyncResult::rawlink",
+        "the callback takes no argument",
+    ),
+    m(
+        "gevent.queue.Queue",
+        "greenthread::queue::Queue",
+        "Queue::new() is unbounded, Queue::bounded(n); strict FIFO hand-off",
+    ),
+    m(
+        "gevent.queue.Queue.put",
+        "greenthread::queue::Queue::put_timeout",
+        "put() blocks without limit; Err(Full(item)) on timeout",
+    ),
+    m(
+        "gevent.queue.Queue.get",
+        "greenthread::queue::Queue::get_timeout",
+        "get() blocks without limit; Err(Empty) on timeout",
+    ),
+    m(
+        "gevent.queue.Queue.put_nowait",
+        "greenthread::facade::gevent::QueueExt::put_nowait",
+        "= Queue::try_put",
+    ),
+    m(
+        "gevent.queue.Queue.get_nowait",
+        "greenthread::facade::gevent::QueueExt::get_nowait",
+        "= Queue::try_get",
+    ),
+    m(
+        "gevent.queue.Queue.peek",
+        "greenthread::queue::Queue::peek",
+        "never blocks (no blocking peek); T: Clone",
+    ),
+    m(
+        "gevent.queue.Queue.peek_nowait",
+        "greenthread::facade::gevent::QueueExt::peek_nowait",
+        "",
+    ),
+    m(
+        "gevent.queue.Queue.qsize",
+        "greenthread::facade::gevent::QueueExt::qsize",
+        "= Queue::len",
+    ),
+    m(
+        "gevent.queue.Queue.empty",
+        "greenthread::facade::gevent::QueueExt::empty",
+        "= Queue::is_empty",
+    ),
+    m(
+        "gevent.queue.Queue.full",
+        "greenthread::facade::gevent::QueueExt::full",
+        "= Queue::is_full",
+    ),
+    m(
+        "gevent.queue.Queue.maxsize",
+        "greenthread::queue::Queue::maxsize",
+        "a method; None when unbounded",
+    ),
+    m(
+        "gevent.queue.Queue.__iter__",
+        "greenthread::queue::Queue::iter",
+        "never stops by itself (no StopIteration item); try_iter() drains",
+    ),
+    m(
+        "gevent.queue.JoinableQueue",
+        "greenthread::queue::JoinableQueue",
+        "every Queue has task_done/join",
+    ),
+    m(
+        "gevent.queue.JoinableQueue.task_done",
+        "greenthread::queue::Queue::task_done",
+        "too many calls: Err(TaskDoneError) (ValueError)",
+    ),
+    m(
+        "gevent.queue.JoinableQueue.join",
+        "greenthread::queue::Queue::join_timeout",
+        "join() without limit",
+    ),
+    m(
+        "gevent.queue.LifoQueue",
+        "greenthread::queue::LifoQueue",
+        "",
+    ),
+    m(
+        "gevent.queue.PriorityQueue",
+        "greenthread::queue::PriorityQueue",
+        "T: Ord, smallest first",
+    ),
+    m(
+        "gevent.queue.Channel",
+        "greenthread::facade::gevent::channel",
+        "= Queue::channel() (bound 0)",
+    ),
+    m(
+        "gevent.queue.Full",
+        "greenthread::queue::Full",
+        "an error value carrying the item",
+    ),
+    m(
+        "gevent.queue.Empty",
+        "greenthread::queue::Empty",
+        "an error value",
+    ),
+    m(
+        "gevent.pool.Pool",
+        "greenthread::pool::Pool",
+        "Pool::new(NonZeroUsize), Pool::with_size(usize) -> Result",
+    ),
+    m(
+        "gevent.pool.Pool.spawn",
+        "greenthread::pool::Pool::spawn",
+        "blocks while full, FIFO",
+    ),
+    m("gevent.pool.Pool.map", "greenthread::pool::Pool::map", ""),
+    m(
+        "gevent.pool.Pool.imap",
+        "greenthread::pool::Pool::imap",
+        "results in input order",
+    ),
+    m(
+        "gevent.pool.Pool.imap_unordered",
+        "greenthread::pool::Pool::imap_unordered",
+        "",
+    ),
+    m(
+        "gevent.pool.Pool.join",
+        "greenthread::pool::Pool::join",
+        "Option<Duration>; returns whether all finished",
+    ),
+    m(
+        "gevent.pool.Pool.kill",
+        "greenthread::pool::Pool::kill_all",
+        "",
+    ),
+    m(
+        "gevent.pool.Pool.free_count",
+        "greenthread::facade::gevent::PoolExt::free_count",
+        "= Pool::free",
+    ),
+    m(
+        "gevent.pool.Pool.full",
+        "greenthread::facade::gevent::PoolExt::full",
+        "= Pool::is_full",
+    ),
+    m(
+        "gevent.pool.Pool.wait_available",
+        "greenthread::pool::Pool::wait_available",
+        "",
+    ),
+    m(
+        "gevent.pool.Group",
+        "greenthread::facade::gevent::group",
+        "= Pool::unbounded()",
+    ),
+    m(
+        "gevent.hub.wait",
+        "greenthread::select::wait",
+        "returns indexes of the ready objects",
+    ),
+    m(
+        "gevent.hub.iwait",
+        "greenthread::select::iwait",
+        "yields indexes",
+    ),
+    m(
+        "gevent.greenlet.joinall",
+        "greenthread::pool::join_all",
+        "returns how many finished",
+    ),
+    m(
+        "gevent.greenlet.killall",
+        "greenthread::pool::kill_all",
+        "takes GreenHandles",
+    ),
+    m(
+        "gevent.greenlet.Greenlet.join",
+        "greenthread::pool::join_timeout",
+        "returns whether it finished",
+    ),
+    m(
+        "gevent.timeout.Timeout",
+        "greenthread::timeout::Timeout",
+        "a guard; unwinds with Elapsed at a switch point, once",
+    ),
+    m(
+        "gevent.timeout.Timeout.start_new",
+        "greenthread::timeout::Timeout::start",
+        "",
+    ),
+    m(
+        "gevent.timeout.Timeout.cancel",
+        "greenthread::timeout::Timeout::cancel",
+        "dropping the guard also cancels",
+    ),
+    m(
+        "gevent.timeout.with_timeout",
+        "greenthread::timeout::with_timeout",
+        "Result<T, Elapsed>",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool",
+        "greenthread::facade::eventlet::GreenPool",
+        "= Pool; size 0 is Err(ZeroSize) (ValueError)",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.spawn_n",
+        "greenthread::pool::Pool::spawn_n",
+        "",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.waitall",
+        "greenthread::facade::gevent::PoolExt::waitall",
+        "= Pool::wait_all",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.starmap",
+        "greenthread::pool::Pool::imap",
+        "pass tuples and destructure in the closure",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.resize",
+        "greenthread::pool::Pool::try_resize",
+        "0 is Err(ZeroSize); resize(NonZeroUsize) cannot fail",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.running",
+        "greenthread::pool::Pool::running",
+        "",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.free",
+        "greenthread::pool::Pool::free",
+        "usize::MAX when unbounded",
+    ),
+    m(
+        "eventlet.greenpool.GreenPool.waiting",
+        "greenthread::pool::Pool::waiting",
+        "",
+    ),
+    m(
+        "eventlet.queue.Queue",
+        "greenthread::facade::eventlet::Queue",
+        "= queue::Queue",
+    ),
+    m(
+        "eventlet.queue.LightQueue",
+        "greenthread::facade::eventlet::LightQueue",
+        "= queue::Queue",
+    ),
+    m(
+        "eventlet.queue.Queue.resize",
+        "greenthread::queue::Queue::resize",
+        "Option<usize>; None is unbounded",
+    ),
+    m(
+        "eventlet.event.Event",
+        "greenthread::facade::eventlet::Event",
+        "= sync::Event (set may be called again, unlike eventlet's send)",
+    ),
+    m(
+        "eventlet.timeout.Timeout",
+        "greenthread::facade::eventlet::Timeout",
+        "= timeout::Timeout",
+    ),
+    m(
+        "eventlet.timeout.with_timeout",
+        "greenthread::facade::eventlet::with_timeout",
+        "= timeout::with_timeout",
     ),
 ];

@@ -139,6 +139,8 @@ pub(crate) mod pending {
     pub(crate) const KILL: u8 = 1 << 0;
     /// `interrupt_main`: raise the hub's stored payload once (main green thread only).
     pub(crate) const INTERRUPT: u8 = 1 << 1;
+    /// A payload queued with `raise::raise_in` (a `Timeout`): raised once, see `raise.rs`.
+    pub(crate) const RAISE: u8 = 1 << 2;
 }
 
 /// The control block of one green thread (the main one included). Heap-allocated as the
@@ -1120,6 +1122,11 @@ impl GreenHandle {
         GreenHandle {
             g: GreenRef::new(g),
         }
+    }
+
+    /// The control block (kept alive by this handle).
+    pub(crate) fn green(&self) -> &Green {
+        &self.g
     }
 
     /// The green thread's id; see [`GreenThread::id`].

@@ -1140,6 +1140,50 @@ impl Hub {
                 }
             }
         }
+        if p & pending::RAISE != 0 {
+            g.pending.set(g.pending.get() & !pending::RAISE);
+            if let Some(payload) = super::raise::take(g.id) {
+                resume_unwind(payload);
+            }
+        }
+    }
+
+    /// Cancels `v` (a green thread of this hub) if it has not started, **without
+    /// switching** (unlike `kill`/`cancel`, which switch into it so it dies at once): it
+    /// is queued to die in its turn, never running its closure. False if it has started
+    /// or finished. For `Timeout`'s timer, whose drop must not be a switch point.
+    pub(crate) fn cancel_quiet(&self, v: &Green) -> bool {
+        if v.is_dead() || v.has(flag::STARTED) || v.state() != State::New {
+            return false;
+        }
+        if !v.has(flag::KILLED | flag::CANCELLED) {
+            v.add(flag::CANCELLED);
+        }
+        if !self.runq.remove(v) {
+            // Waiting for its start timer: make the timer stale.
+            v.clear(flag::DELAYED);
+            v.deadline.set(None);
+            v.token.set(self.next_token());
+            self.note_stale_timer();
+        }
+        // SAFETY: taken off every list above; I1 keeps it alive while queued.
+        unsafe { self.runq.push_back(v) };
+        true
+    }
+
+    /// Makes `v` (a green thread of this hub, not the running one) raise its queued
+    /// `raise::raise_in` payload at its next switch point: a parked `v` is made runnable
+    /// now, its blocking call ending as for a kill (`Wake::Interrupted`), but only once.
+    pub(crate) fn raise_in(&self, v: &Green) {
+        if v.is_dead() {
+            return;
+        }
+        v.pending.set(v.pending.get() | pending::RAISE);
+        if v.state() == State::Parked && self.unpark(v, v.token.get(), Wake::Interrupted).is_some()
+        {
+            // SAFETY: now Ready and on no list; I1 keeps it alive while queued.
+            unsafe { self.runq.push_back(v) };
+        }
     }
 
     /// Delivers an `interrupt_main` payload to this hub's main green thread (on the hub's

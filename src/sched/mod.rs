@@ -137,6 +137,7 @@ mod green;
 mod hub;
 mod local;
 mod park;
+pub(crate) mod raise;
 mod runqueue;
 mod timer;
 

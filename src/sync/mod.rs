@@ -1,6 +1,14 @@
 //! Locks for green threads: [`Lock`] (`_thread.LockType`), [`Semaphore`],
 //! [`BoundedSemaphore`], [`DummySemaphore`] and [`RLock`] (gevent's `gevent.lock`).
 //!
+//! Also the communication objects built on the same park/wake layer: [`Event`] and
+//! [`AsyncResult`] (gevent's `gevent.event`), a data-owning [`Mutex`] with a
+//! [`Condvar`], and [`Local`], the one-OS-thread flavour of them whose deadlocks are
+//! reported. Queues, channels, pools, timeouts and waiting on several objects are in
+//! [`queue`](crate::queue), [`channel`](crate::channel), [`pool`](crate::pool),
+//! [`timeout`](crate::timeout) and [`select`](crate::select); `docs/COMMUNICATION.md`
+//! has their design.
+//!
 //! Every type is `Send + Sync` and works across OS threads: a green thread blocked in one
 //! OS thread's hub is woken by a release from another OS thread (the release posts the wake
 //! to the owning hub; stacks are never switched across OS threads). `docs/SYNC.md` has the
@@ -93,13 +101,18 @@
 //!   previous holder's writes are visible to the next. Each ordering-sensitive line in
 //!   `raw.rs` and `waitqueue.rs` says which race it prevents and names its counterpart.
 
+mod condvar;
 mod error;
+mod event;
 mod guard;
 mod links;
+mod local;
 mod lock;
+mod mutex;
 mod raw;
 mod rlock;
 mod semaphore;
+mod waiters;
 mod waitqueue;
 
 mod sharing;
@@ -111,27 +124,33 @@ use std::time::{Duration, Instant};
 use crate::Wait;
 use crate::sched::ParkError;
 
+pub use condvar::{Condvar, WaitTimeoutResult};
 pub use error::AcquireError;
+pub(crate) use event::wait_until;
+pub use event::{AlreadySet, AsyncResult, Event, GetError};
 pub use guard::{
     BoundedSemaphoreGuard, DummySemaphoreGuard, LockGuard, RLockGuard, SemaphoreGuard,
 };
 pub use links::LinkId;
+pub use local::Local;
 pub use lock::Lock;
+pub use mutex::{Mutex, MutexGuard};
 pub use rlock::RLock;
 pub use semaphore::{BoundedSemaphore, DummySemaphore, Semaphore};
 pub use sharing::{OneThread, Shared, Sharing};
+pub(crate) use waiters::{Parked, Waiters, expired, lock as lock_state, park_on};
 
 /// The deadline of a wait of `d` starting now; `None` (no limit) if the clock cannot
 /// represent it. No arithmetic here can overflow or panic.
 #[inline]
-fn deadline_after(d: Duration) -> Option<Instant> {
+pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
     Wait::For(d).deadline(Instant::now())
 }
 
 /// A blocking call that returns no `Result` met a refusal of the hub to block.
 #[cold]
 #[inline(never)]
-fn blocking_failed(what: &'static str, e: ParkError) -> ! {
+pub(crate) fn blocking_failed(what: &'static str, e: ParkError) -> ! {
     match e {
         ParkError::Deadlock(report) => panic!("greenthread: {what}: {report}"),
         other => panic!("greenthread: {what}: {other}"),
