@@ -80,7 +80,7 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../docs/PYTHON_API.md")]
 pub struct PythonApiDoctests;
 
-pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use context::coroutine::{Coroutine, CoroutineBuilder, CoroutineResult, Yielder};
 pub use error::{Error, TIMEOUT_MAX, Wait};
 pub use facade::thread;
 pub use sched::{

@@ -64,6 +64,7 @@ cfg_if::cfg_if! {
 }
 
 pub mod coroutine;
+pub(crate) mod fp;
 
 #[cfg(test)]
 mod tests;
@@ -74,6 +75,26 @@ mod tests;
 /// It must never return (there is nothing to return to: the trampoline traps) and must not
 /// unwind (catch every panic and switch away instead).
 pub type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
+
+/// Where a coroutine and its resumer find each other: written by the asymmetric switch
+/// (`imp::resume`, `imp::suspend`), at a fixed address for the coroutine's whole life (its
+/// header, at the top of its stack).
+#[repr(C)]
+pub(crate) struct Link {
+    /// Stack pointer of the resumer, pointing at the return address its `resume` pushed
+    /// (or holds in its frame); valid while the coroutine runs.
+    pub(crate) caller: usize,
+    /// Stack pointer of the coroutine; valid while it is suspended.
+    pub(crate) sp: usize,
+}
+
+/// The asymmetric switch `Coroutine` is built on: the resumer *calls* into the coroutine and
+/// the coroutine *returns* to it, so the return-stack predictor stays right on both sides
+/// (see the header of `arch/x86_64_sysv_elf.s`). The contracts are those of `imp::resume`,
+/// `imp::suspend` and `imp::finish`.
+pub(crate) mod linked {
+    pub(crate) use super::imp::{finish, init_linked as init, resume, suspend};
+}
 
 /// The unsafe, symmetric context-switch primitives the runtime is built on.
 ///
@@ -116,9 +137,9 @@ pub mod raw {
     /// Lays out a fresh context below `top` whose first resumption calls `entry(arg, data)`,
     /// and returns its stack pointer, to be passed to [`switch`].
     ///
-    /// The fresh context starts with the ABI's initial floating-point control state (round to
-    /// nearest, exceptions masked) and a zeroed frame pointer and return address, so stack
-    /// walkers stop at its root.
+    /// The fresh context starts with a zeroed frame pointer and return address, so stack
+    /// walkers stop at its root, and in whatever floating-point environment its first
+    /// resumer has (the default one, under the contract of [`switch`]).
     ///
     /// # Safety
     /// `top` must be 16-byte aligned, and the [`INIT_SIZE`] bytes below it must be writable
@@ -135,9 +156,12 @@ pub mod raw {
     /// when some context later switches to that pointer, this call returns the value it
     /// passed.
     ///
-    /// Saves and restores the target ABI's full callee-saved state, including the
-    /// floating-point control registers; caller-saved registers are declared clobbered, so the
-    /// compiler keeps live values out of them.
+    /// Saves and restores the target ABI's callee-saved registers (integer and
+    /// floating-point/SIMD); caller-saved registers are declared clobbered, so the compiler
+    /// keeps live values out of them. The floating-point control state (rounding mode,
+    /// exception masks, flush-to-zero) is not switched: the code on both sides must run in
+    /// the default floating-point environment when it switches, as Rust code assumes (see
+    /// `docs/ABI.md`; the scheduler's `Builder::preserve_fp_env` is built on top).
     ///
     /// # Safety
     /// - `to` must be the stack pointer of a suspended context (returned by [`init`] or

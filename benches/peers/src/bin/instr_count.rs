@@ -1,0 +1,171 @@
+//! Runs one workload N times, for instruction counts under callgrind (`scripts/instructions.sh`
+//! runs it with two values of N and divides the difference, so setup cancels out).
+//!
+//! ```text
+//! cargo run --release -p greenthread-peers --bin instr_count -- <workload> <N>
+//! ```
+//!
+//! Workloads (one unit of N each): `switch/*` one resume + suspend round trip; `yield/*`
+//! one yield (two green threads/coroutines/tasks, N yields each, reported per yield);
+//! `spawn/*` one spawn + run + join; `semaphore/*` one hand-off (the ping-pong of
+//! benches/workloads/sync.rs, whose round trip is two hand-offs); `uncontended/*` one
+//! acquire + release.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+
+#[path = "../../../workloads/sync.rs"]
+#[allow(dead_code)]
+mod workloads;
+
+fn switch_greenthread(n: u64, fp: bool) {
+    use greenthread::{CoroutineBuilder, Yielder};
+    let mut co = CoroutineBuilder::new()
+        .preserve_fp_env(fp)
+        .build(|y: &Yielder<usize, usize>, mut x: usize| {
+            loop {
+                x = y.suspend(x.wrapping_add(1));
+            }
+        })
+        .unwrap();
+    for _ in 0..n {
+        black_box(co.resume(black_box(1)));
+    }
+}
+
+fn switch_corosensei(n: u64) {
+    use corosensei::{Coroutine, Yielder};
+    let mut co = Coroutine::new(|y: &Yielder<usize, usize>, mut x: usize| {
+        loop {
+            x = y.suspend(x.wrapping_add(1));
+        }
+    });
+    for _ in 0..n {
+        black_box(co.resume(black_box(1)));
+    }
+}
+
+fn yield_greenthread(n: u64, fp: bool) {
+    // Two green threads, n yields each: 2n yields.
+    let spawn = || {
+        greenthread::Builder::new()
+            .preserve_fp_env(fp)
+            .spawn(move || {
+                for _ in 0..n {
+                    greenthread::yield_now();
+                }
+            })
+            .unwrap()
+    };
+    let (x, y) = (spawn(), spawn());
+    x.join().unwrap();
+    y.join().unwrap();
+}
+
+fn yield_may(n: u64) {
+    may::config().set_workers(1);
+    // SAFETY: the coroutines only yield and join may coroutines.
+    let h = unsafe {
+        may::coroutine::spawn(move || {
+            let spawn = || {
+                // SAFETY: as above.
+                unsafe {
+                    may::coroutine::spawn(move || {
+                        for _ in 0..n {
+                            may::coroutine::yield_now();
+                        }
+                    })
+                }
+            };
+            let (x, y) = (spawn(), spawn());
+            x.join().unwrap();
+            y.join().unwrap();
+        })
+    };
+    h.join().unwrap();
+}
+
+fn spawn_greenthread(n: u64) {
+    for _ in 0..n {
+        let x = black_box(7u64);
+        black_box(greenthread::spawn(move || x + 1).join().unwrap());
+    }
+}
+
+fn spawn_tokio(n: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        for _ in 0..n {
+            let x = black_box(7u64);
+            black_box(tokio::spawn(async move { x + 1 }).await.unwrap());
+        }
+    });
+}
+
+fn semaphore_tokio(round_trips: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let ping = Arc::new(tokio::sync::Semaphore::new(0));
+        let pong = Arc::new(tokio::sync::Semaphore::new(0));
+        let (p, q) = (Arc::clone(&ping), Arc::clone(&pong));
+        let a = tokio::spawn(async move {
+            for _ in 0..round_trips {
+                p.add_permits(1);
+                q.acquire().await.unwrap().forget();
+            }
+        });
+        let (p, q) = (ping, pong);
+        let z = tokio::spawn(async move {
+            for _ in 0..round_trips {
+                p.acquire().await.unwrap().forget();
+                q.add_permits(1);
+            }
+        });
+        a.await.unwrap();
+        z.await.unwrap();
+    });
+}
+
+fn uncontended_lock(n: u64) {
+    let lock = greenthread::sync::Lock::new();
+    for _ in 0..n {
+        let l = black_box(&lock);
+        l.acquire();
+        l.release().unwrap();
+    }
+}
+
+fn uncontended_std(n: u64) {
+    let m = Mutex::new(());
+    for _ in 0..n {
+        drop(black_box(&m).lock().unwrap());
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: instr_count <workload> <N>";
+    let name = args.get(1).expect(usage).as_str();
+    let n: u64 = args.get(2).expect(usage).parse().expect(usage);
+    match name {
+        "switch/greenthread" => switch_greenthread(n, false),
+        "switch/greenthread_fp_env" => switch_greenthread(n, true),
+        "switch/corosensei" => switch_corosensei(n),
+        "yield/greenthread" => yield_greenthread(n / 2, false),
+        "yield/greenthread_fp_env" => yield_greenthread(n / 2, true),
+        "yield/may" => yield_may(n / 2),
+        "spawn/greenthread" => spawn_greenthread(n),
+        "spawn/tokio" => spawn_tokio(n),
+        "semaphore/greenthread" => {
+            workloads::semaphore_ping_pong(n / 2);
+        }
+        "semaphore/tokio" => semaphore_tokio(n / 2),
+        "uncontended/greenthread_Lock" => uncontended_lock(n),
+        "uncontended/std_Mutex" => uncontended_std(n),
+        other => panic!("unknown workload {other:?}; {usage}"),
+    }
+}
