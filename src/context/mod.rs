@@ -19,9 +19,8 @@
 //!   | data                 |        |  that switched away    |       |     now executing      |
 //!   | 0 (rbp slot)         |        |  (r12-r15 spilled here |       |         <- rsp (live)  |
 //!   | entry (rbx slot)     |        |   by the compiler)     |       |                        |
-//!   | trampoline (rip)     |        | rbp, rbx               |       |                        |
-//!   | mxcsr/x87cw <- sp    |        | rip = resume address   |       |                        |
-//!   |                      |        | mxcsr/x87cw <- saved sp|       |                        |
+//!   | trampoline <- sp     |        | rbp, rbx               |       |                        |
+//!   |                      |        | resume addr <- saved sp|       |                        |
 //!   |        (unused)      |        |        (unused)        |       |        (unused)        |
 //!   0x7f00_0000_1000 bottom         0x7f00_0000_1000 bottom          0x7f00_0000_1000 bottom
 //!   | guard page PROT_NONE |        | guard page PROT_NONE   |       | guard page PROT_NONE   |
@@ -29,18 +28,23 @@
 //! ```
 //!
 //! (The register names are x86_64 System V's. The other backends keep the same shape with
-//! their own frame, see `docs/ABI.md`: aarch64 saves FPCR, the resume address, x29 and x19;
-//! riscv64 frm, the resume address, s0 and s1; Windows adds the TEB's stack fields, so that a
+//! their own frame, see `docs/ABI.md`: aarch64 saves the resume address, x29 and x19;
+//! riscv64 the resume address, s0 and s1; Windows adds the TEB's stack fields, so that a
 //! running green thread's StackBase/StackLimit describe its own stack. On Windows the guard is
-//! a hard guard page under a 20 KiB soft guard, see `stack`.)
+//! a hard guard page under a 20 KiB soft guard, see `stack`. A coroutine's resumer, while the
+//! coroutine runs, has rbp, rbx and the return address of its `call` on its own stack, and
+//! the coroutine's header points at them.)
 //!
 //! ## The raw switch
 //!
 //! [`raw::init`] lays out a fresh context so that the first switch to it calls an entry
 //! function; [`raw::switch`] saves the running context, publishes its stack pointer, and
 //! resumes another one, passing one `usize` each way. They are `unsafe` and symmetric (any
-//! context may switch to any suspended one), which is what a scheduler needs; [`Coroutine`](
-//! coroutine::Coroutine) wraps them in a safe, asymmetric resume/suspend API.
+//! context may switch to any suspended one), which is what a scheduler needs. [`Coroutine`](
+//! coroutine::Coroutine) is built on a second, asymmetric pair (crate-private: the resumer
+//! calls into the coroutine and the coroutine returns, so the return-stack predictor stays
+//! right), behind a safe resume/suspend API. Neither switches the floating-point control
+//! state: see `docs/ABI.md`, "Floating-point control state: the contract".
 
 cfg_if::cfg_if! {
     if #[cfg(greenthread_backend = "x86_64_sysv")] {

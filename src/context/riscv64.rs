@@ -112,7 +112,14 @@ unsafe fn init_at(top: *mut u8, entry: super::EntryFn, data: *mut u8, pc: usize)
 /// As [`init_at`].
 pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) -> usize {
     // SAFETY: forwarded from our caller.
-    unsafe { init_at(top, entry, data, greenthread_riscv64_trampoline as *const () as usize) }
+    unsafe {
+        init_at(
+            top,
+            entry,
+            data,
+            greenthread_riscv64_trampoline as *const () as usize,
+        )
+    }
 }
 
 /// A fresh context for the asymmetric [`resume`].
@@ -121,7 +128,14 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
 /// As [`init_at`].
 pub(crate) unsafe fn init_linked(top: *mut u8, entry: super::EntryFn, data: *mut u8) -> usize {
     // SAFETY: forwarded from our caller.
-    unsafe { init_at(top, entry, data, greenthread_riscv64_start as *const () as usize) }
+    unsafe {
+        init_at(
+            top,
+            entry,
+            data,
+            greenthread_riscv64_start as *const () as usize,
+        )
+    }
 }
 
 /// Saves the running context, publishes its stack pointer through `save`, and resumes the

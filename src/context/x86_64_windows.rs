@@ -87,7 +87,10 @@ const_assert_eq!(size_of::<LinkedFrame>(), 0x40);
 // one, which `TebFields` and the asserts above encode. Both frames end with rbx, rbp at the
 // top, where the trampoline and the landings pop them.
 // The trampoline pops rbx, rbp and data, then expects rsp = top - 8: (rsp + 8) % 16 == 0.
-const_assert_eq!(offset_of!(InitialStack<SwitchFrame>, data), size_of::<SwitchFrame>());
+const_assert_eq!(
+    offset_of!(InitialStack<SwitchFrame>, data),
+    size_of::<SwitchFrame>()
+);
 const_assert_eq!(size_of::<InitialStack<SwitchFrame>>(), 0x50);
 const_assert_eq!(size_of::<InitialStack<LinkedFrame>>(), 0x50);
 const_assert!(

@@ -327,3 +327,46 @@ fn opted_in_green_threads_keep_their_own_modes() {
     }
     assert_eq!(arch::fp_control(), default);
 }
+
+/// An opted-in green thread that ends (returns or panics) in its own environment leaves
+/// the default one to the green thread that runs next.
+#[test]
+fn an_opted_in_green_thread_that_ends_leaves_the_default_environment() {
+    let default = arch::fp_control();
+    let gt = greenthread::Builder::new()
+        .preserve_fp_env(true)
+        .spawn(|| {
+            arch::set_round_up();
+            arch::fp_control()
+        })
+        .unwrap();
+    let inside = gt.join().unwrap();
+    assert_ne!(inside, default);
+    assert_eq!(
+        arch::fp_control(),
+        default,
+        "a finished green thread's mode leaked"
+    );
+    assert_eq!(arch::probe_add(), 1.0);
+}
+
+/// The same for a coroutine that returns in its own environment.
+#[test]
+fn an_opted_in_coroutine_that_returns_leaves_the_default_environment() {
+    let default = arch::fp_control();
+    let mut co = CoroutineBuilder::new()
+        .preserve_fp_env(true)
+        .build(|_: &Yielder<(), ()>, ()| {
+            arch::set_round_down();
+            arch::fp_control()
+        })
+        .unwrap();
+    let inside = co.resume(()).as_return().unwrap();
+    assert_ne!(inside, default);
+    assert_eq!(
+        arch::fp_control(),
+        default,
+        "a finished coroutine's mode leaked"
+    );
+    assert_eq!(arch::probe_sub(), 1.0);
+}

@@ -64,19 +64,20 @@ fn yield_greenthread(n: u64, fp: bool) {
 
 fn yield_may(n: u64) {
     may::config().set_workers(1);
-    // SAFETY: the coroutines only yield and join may coroutines.
+    let spawn = move || {
+        // SAFETY: may's spawn is unsafe because a coroutine must not block its worker with
+        // OS-thread primitives; this one only yields.
+        unsafe {
+            may::coroutine::spawn(move || {
+                for _ in 0..n {
+                    may::coroutine::yield_now();
+                }
+            })
+        }
+    };
+    // SAFETY: as above; this coroutine only spawns and joins may coroutines.
     let h = unsafe {
         may::coroutine::spawn(move || {
-            let spawn = || {
-                // SAFETY: as above.
-                unsafe {
-                    may::coroutine::spawn(move || {
-                        for _ in 0..n {
-                            may::coroutine::yield_now();
-                        }
-                    })
-                }
-            };
             let (x, y) = (spawn(), spawn());
             x.join().unwrap();
             y.join().unwrap();
