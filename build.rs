@@ -17,6 +17,8 @@ fn main() {
         ("aarch64", _, "unix") => Some("aarch64"),
         // LP64D needs the D extension; soft-float riscv64 targets are not supported.
         ("riscv64", _, "unix") if features.split(',').any(|f| f == "d") => Some("riscv64"),
+        // 32-bit Arm: ARMv7-A Linux, hard-float (AAPCS-VFP), A32 state.
+        ("arm", "linux", _) => Some(arm_backend(&float_abi, &features)),
         _ => None,
     };
     match backend {
@@ -24,7 +26,35 @@ fn main() {
         None => panic!(
             "greenthread: unsupported target (arch={arch}, os={os}, family={family}, abi={float_abi}). \
              Supported: x86_64 System V (Linux, macOS, other Unix), x86_64 Windows, \
-             aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D (Linux)."
+             aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D (Linux), \
+             32-bit Arm AAPCS-VFP (ARMv7-A Linux, hard-float: armv7-unknown-linux-gnueabihf)."
         ),
     }
+}
+
+/// Accepts the 32-bit Arm targets the `arm` backend is written for, and refuses the others
+/// with the reason.
+fn arm_backend(float_abi: &str, features: &str) -> &'static str {
+    let has = |f: &str| features.split(',').any(|x| x == f);
+    if float_abi != "eabihf" {
+        panic!(
+            "greenthread: 32-bit Arm targets are supported only with the hard-float ABI \
+             (AAPCS-VFP, `*-gnueabihf`/`*-musleabihf`); this target's ABI is {float_abi:?} \
+             (soft-float passes FP values in integer registers and has no d8-d15 to save)."
+        );
+    }
+    if !has("v7") {
+        panic!(
+            "greenthread: 32-bit Arm needs ARMv7-A or later (armv6 and older targets are not \
+             supported: the backend uses `movw`-era A32 instructions and `udf`)."
+        );
+    }
+    if has("thumb-mode") {
+        panic!(
+            "greenthread: Thumb-2 targets (thumbv7neon-*) are not supported yet: the switch \
+             computes resume addresses with `adr`, which lacks the Thumb bit in Thumb code. \
+             Use armv7-unknown-linux-gnueabihf."
+        );
+    }
+    "arm"
 }

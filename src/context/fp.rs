@@ -14,11 +14,13 @@
 //! | x86_64 | MXCSR bits 6..15 (DAZ, exception masks, rounding, FZ), x87 control word | `0x1f80`; `0x037f` (System V) or `0x027f` (Windows) |
 //! | aarch64 | FPCR (rounding, FZ, FZ16, DN, AH/FIZ, trap enables) | `0` |
 //! | riscv64 | `frm` (dynamic rounding mode) | `0` (round to nearest, ties to even) |
+//! | arm (32-bit) | FPSCR bits 8-26 (trap enables, Len/Stride, RMode, FZ, DN, AHP) | `0` |
 
 use core::arch::asm;
 
 /// A snapshot of the floating-point control state of the running context: on x86_64 MXCSR
-/// in the low 32 bits and the x87 control word above; FPCR on aarch64; frm on riscv64.
+/// in the low 32 bits and the x87 control word above; FPCR on aarch64; frm on riscv64;
+/// FPSCR on 32-bit Arm.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct FpEnv {
     word: u64,
@@ -30,6 +32,10 @@ pub(crate) struct FpEnv {
 const CONTROL_MASK: u64 = 0xffff_0000_ffc0;
 #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
 const CONTROL_MASK: u64 = u64::MAX;
+/// FPSCR control bits: trap enables (8-12, 15), Len and Stride (16-18, 20-21), RMode (22-23),
+/// FZ (24), DN (25), AHP (26). The cumulative flags (0-4, 7) and NZCV (28-31) are status.
+#[cfg(target_arch = "arm")]
+const CONTROL_MASK: u64 = 0x07f7_9f00;
 
 impl FpEnv {
     /// The ABI's initial environment: round to nearest, every exception masked (x86_64),
@@ -43,8 +49,8 @@ impl FpEnv {
     pub(crate) const DEFAULT: FpEnv = FpEnv {
         word: 0x1f80 | 0x027f << 32,
     };
-    /// The ABI's initial environment: FPCR = 0 / frm = 0 (round to nearest).
-    #[cfg(any(target_arch = "aarch64", target_arch = "riscv64"))]
+    /// The ABI's initial environment: FPCR = 0 / frm = 0 / FPSCR = 0 (round to nearest).
+    #[cfg(any(target_arch = "aarch64", target_arch = "riscv64", target_arch = "arm"))]
     pub(crate) const DEFAULT: FpEnv = FpEnv { word: 0 };
 
     /// Reads the running context's control state.
@@ -89,6 +95,15 @@ impl FpEnv {
                 options(nomem, nostack, preserves_flags),
             )
         };
+        #[cfg(target_arch = "arm")]
+        {
+            let fpscr: u32;
+            // SAFETY: reads FPSCR (VFP is part of the hard-float ABI); no other effect.
+            unsafe {
+                asm!("vmrs {w}, fpscr", w = out(reg) fpscr, options(nomem, nostack, preserves_flags))
+            };
+            word = fpscr as u64;
+        }
         FpEnv { word }
     }
 
@@ -136,6 +151,11 @@ impl FpEnv {
                 w = in(reg) self.word,
                 options(nomem, nostack, preserves_flags),
             )
+        };
+        #[cfg(target_arch = "arm")]
+        // SAFETY: writes FPSCR with a value read from it (or 0).
+        unsafe {
+            asm!("vmsr fpscr, {w}", w = in(reg) self.word as u32, options(nomem, nostack))
         };
     }
 }

@@ -59,10 +59,14 @@ cfg_if::cfg_if! {
     } else if #[cfg(greenthread_backend = "riscv64")] {
         mod riscv64;
         use riscv64 as imp;
+    } else if #[cfg(greenthread_backend = "arm")] {
+        mod arm;
+        use arm as imp;
     } else {
         compile_error!(
             "greenthread: no context-switch backend for this target. Supported: x86_64 System V \
-             (Linux, macOS), x86_64 Windows, aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D (Linux)."
+             (Linux, macOS), x86_64 Windows, aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D \
+             (Linux), 32-bit Arm AAPCS-VFP (ARMv7 Linux, hard-float)."
         );
     }
 }

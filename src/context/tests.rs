@@ -9,7 +9,7 @@ fn frame_table_matches_asm_header() {
     let mut rows = Vec::new();
     let mut in_table = false;
     for line in imp::ASM_SOURCE.lines() {
-        let body = line.trim_start_matches(['#', '/', ' ']).trim();
+        let body = line.trim_start_matches(['#', '/', '@', ' ']).trim();
         if body.starts_with("offset") && body.contains("register") {
             in_table = true;
             continue;

@@ -5,11 +5,11 @@
 //! cargo run --release -p greenthread-peers --bin instr_count -- <workload> <N>
 //! ```
 //!
-//! Workloads (one unit of N each): `switch/*` one resume + suspend round trip; `yield/*`
-//! one yield (two green threads/coroutines/tasks, N yields each, reported per yield);
-//! `spawn/*` one spawn + run + join; `semaphore/*` one hand-off (the ping-pong of
-//! benches/workloads/sync.rs, whose round trip is two hand-offs); `uncontended/*` one
-//! acquire + release.
+//! Workloads are named like the criterion benchmarks they count (one unit of N each, as one
+//! criterion iteration): `switch_round_trip/*` one resume + suspend; `yield_ping_pong/*` one
+//! yield (two green threads or coroutines, N/2 yields each); `spawn_run_wait/*` one spawn +
+//! run + join; `ping_pong/*` one round trip of the hand-off ping-pong of
+//! benches/workloads/sync.rs (two hand-offs); `uncontended/*` one acquire + release.
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -106,6 +106,7 @@ fn spawn_tokio(n: u64) {
 }
 
 fn semaphore_tokio(round_trips: u64) {
+    // The same workload as `ping_pong/tokio_Semaphore` in sync_peers.rs.
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -153,18 +154,18 @@ fn main() {
     let name = args.get(1).expect(usage).as_str();
     let n: u64 = args.get(2).expect(usage).parse().expect(usage);
     match name {
-        "switch/greenthread" => switch_greenthread(n, false),
-        "switch/greenthread_fp_env" => switch_greenthread(n, true),
-        "switch/corosensei" => switch_corosensei(n),
-        "yield/greenthread" => yield_greenthread(n / 2, false),
-        "yield/greenthread_fp_env" => yield_greenthread(n / 2, true),
-        "yield/may" => yield_may(n / 2),
-        "spawn/greenthread" => spawn_greenthread(n),
-        "spawn/tokio" => spawn_tokio(n),
-        "semaphore/greenthread" => {
-            workloads::semaphore_ping_pong(n / 2);
+        "switch_round_trip/greenthread" => switch_greenthread(n, false),
+        "switch_round_trip/greenthread_fp_env" => switch_greenthread(n, true),
+        "switch_round_trip/corosensei" => switch_corosensei(n),
+        "yield_ping_pong/greenthread" => yield_greenthread(n / 2, false),
+        "yield_ping_pong/greenthread_fp_env" => yield_greenthread(n / 2, true),
+        "yield_ping_pong/may" => yield_may(n / 2),
+        "spawn_run_wait/greenthread" => spawn_greenthread(n),
+        "spawn_run_wait/tokio" => spawn_tokio(n),
+        "ping_pong/greenthread_Semaphore" => {
+            workloads::semaphore_ping_pong(n);
         }
-        "semaphore/tokio" => semaphore_tokio(n / 2),
+        "ping_pong/tokio_Semaphore" => semaphore_tokio(n),
         "uncontended/greenthread_Lock" => uncontended_lock(n),
         "uncontended/std_Mutex" => uncontended_std(n),
         other => panic!("unknown workload {other:?}; {usage}"),
