@@ -10,6 +10,7 @@ fn main() {
     let family = env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
     let float_abi = env::var("CARGO_CFG_TARGET_ABI").unwrap_or_default();
     let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    refuse_unsupported_configurations(&arch, &os);
     let backend = match (arch.as_str(), os.as_str(), family.as_str()) {
         ("x86_64", "windows", _) => Some("x86_64_windows"),
         ("x86_64", _, "unix") => Some("x86_64_sysv"),
@@ -57,4 +58,62 @@ fn arm_backend(float_abi: &str, features: &str) -> &'static str {
         );
     }
     "arm"
+}
+
+/// Configurations that would build but not run correctly: refused with the reason (issue 20).
+/// `docs/ABI.md` ("Refused configurations") lists them.
+fn refuse_unsupported_configurations(arch: &str, os: &str) {
+    println!("cargo::rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    // Every context of an OS thread would share one shadow stack, whose entries would no
+    // longer match the return addresses after the first switch.
+    let sanitizers = env::var("CARGO_CFG_SANITIZE").unwrap_or_default();
+    if sanitizers.split(',').any(|s| s == "shadow-call-stack") {
+        panic!(
+            "greenthread: the shadow call stack sanitizer (-Zsanitizer=shadow-call-stack, \
+             x18 on aarch64) is not supported: every green thread of an OS thread would share \
+             one shadow stack. Build without it."
+        );
+    }
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    // `-Zname=value` or `-Z name=value`, as CARGO_ENCODED_RUSTFLAGS spells them.
+    let mut zflags = Vec::new();
+    let mut it = flags.split('\x1f');
+    while let Some(f) = it.next() {
+        if f == "-Z" {
+            zflags.extend(it.next().map(str::to_string));
+        } else if let Some(v) = f.strip_prefix("-Z") {
+            zflags.push(v.to_string());
+        }
+    }
+    let flag_value = |name: &str| -> Option<String> {
+        let prefix = format!("{name}=");
+        zflags
+            .iter()
+            .find_map(|f| f.strip_prefix(prefix.as_str()).map(str::to_string))
+    };
+    if let Some(v) = flag_value("cf-protection")
+        && (v == "return" || v == "full")
+    {
+        panic!(
+            "greenthread: Intel CET shadow stacks (-Zcf-protection={v}) are not supported: each \
+             context needs its own shadow stack (map_shadow_stack + restore tokens), which the \
+             switch does not manage yet. Build with -Zcf-protection=branch or none."
+        );
+    }
+    if let Some(v) = flag_value("branch-protection")
+        && v.split(',').any(|p| p == "gcs")
+    {
+        panic!(
+            "greenthread: Arm's Guarded Control Stack (-Zbranch-protection=...,gcs) is not \
+             supported: each context needs its own GCS, which the switch does not manage yet. \
+             bti and pac-ret are fine."
+        );
+    }
+    if os == "fuchsia" {
+        panic!(
+            "greenthread: {arch}-unknown-fuchsia is not supported: the stack-overflow report \
+             needs POSIX signals with `si_addr`, which Fuchsia does not deliver (exceptions \
+             go through Zircon ports)."
+        );
+    }
 }

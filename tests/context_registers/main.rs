@@ -37,6 +37,11 @@ mod riscv64;
 #[cfg(target_arch = "riscv64")]
 use riscv64 as arch;
 
+#[cfg(target_arch = "arm")]
+mod arm;
+#[cfg(target_arch = "arm")]
+use arm as arch;
+
 thread_local! {
     static YIELDER: Cell<*const Yielder<(), ()>> = const { Cell::new(std::ptr::null()) };
 }
