@@ -49,7 +49,7 @@
 @  The return-address predictor (see x86_64_sysv_elf.s)
 @    - Symmetric `switch`: the inline asm pushes r6/r7/r11, puts its resume address in r3 and
 @      branches here (`b`); this code resumes the target with `bx r3`, an indirect branch
-@      that is not a return (only `bx lr`, `pop {.., pc}` and `ldr pc, [sp], ..` are).
+@      that is not a return (only `bx lr`, `pop` into pc and `ldr pc, [sp], ..` are).
 @    - Asymmetric `resume`/`suspend`: `resume` loads the coroutine's resume address from its
 @      frame and calls it with `blx` (lr = the return address, pushed on the return stack);
 @      the coroutine pushes that lr on the resumer's stack and records the resumer's sp in
@@ -83,11 +83,13 @@
 @  resumer's stack pointer in `Link`).
 @
 @  Unwind info: 32-bit Arm Linux unwinds with the Arm EHABI tables (.ARM.exidx), not
-@  .eh_frame. Every routine is bracketed by `.fnstart`/`.fnend` and marked `.cantunwind`:
-@  nothing unwinds through a switch, and an unwinder that reaches the trampoline (the return
-@  address of the entry function's frame points into it) stops there cleanly, which is how a
-@  backtrace on a green stack ends. Frame-pointer walkers stop at the zeroed frame record
-@  (r11 = its address, saved r11 = 0, saved lr = 0). A `udf #0` follows the call.
+@  .eh_frame. Every routine is bracketed by `.fnstart`/`.fnend`. The switch and `start` are
+@  `.cantunwind`: nothing unwinds through a switch. The trampoline's entry says `.save
+@  {{r11, lr}}`: at its call, sp points at the zeroed frame record, so an unwinder that walks
+@  up from the entry function lists the trampoline, restores lr = 0 and stops there (no
+@  table entry covers address 0); that is how a backtrace on a green stack ends.
+@  Frame-pointer walkers stop at the same record (r11 = its address, saved r11 = 0, saved
+@  lr = 0). A `udf #0` follows the call.
 
     .pushsection .text.greenthread_arm,"ax",%progbits
 
@@ -111,7 +113,7 @@ greenthread_arm_switch:
     .fnstart
     .cantunwind
     @ Resume address at 0x00 (must match `SwitchFrame`), publish sp, switch.
-    push {r3}
+    push {{r3}}
     str sp, [r0]
     ldr r3, [r1], #4
     mov sp, r1
@@ -138,7 +140,7 @@ greenthread_arm_switch:
 greenthread_arm_start:
     .fnstart
     .cantunwind
-    push {lr}
+    push {{lr}}
     str sp, [r0, #{LINK_CALLER}]
     add sp, r1, #4
     b greenthread_arm_trampoline
@@ -160,8 +162,10 @@ greenthread_arm_start:
     .p2align 2
 greenthread_arm_trampoline:
     .fnstart
-    .cantunwind
-    pop {r6, r7, r11}
+    pop {{r6, r7, r11}}
+    @ Unwind: the zeroed frame record at sp reads as a saved r11 and lr of 0, so an
+    @ unwinder lists this frame and then stops (no table entry covers address 0).
+    .save {{r11, lr}}
     mov r11, sp
     mov r0, r2
     mov r1, r7
