@@ -11,6 +11,14 @@ fn main() {
     let float_abi = env::var("CARGO_CFG_TARGET_ABI").unwrap_or_default();
     let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
     refuse_unsupported_configurations(&arch, &os);
+    // The assembly's symbols carry the crate version (`greenthread_x86_64_sysv_switch_v0_1_0`),
+    // so two semver-incompatible copies of the crate link into one binary without clashing.
+    let version = env::var("CARGO_PKG_VERSION").unwrap_or_default();
+    let version: String = version
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    println!("cargo::rustc-env=GREENTHREAD_ASM_VERSION={version}");
     let backend = match (arch.as_str(), os.as_str(), family.as_str()) {
         ("x86_64", "windows", _) => Some("x86_64_windows"),
         ("x86_64", _, "unix") => Some("x86_64_sysv"),

@@ -9,9 +9,9 @@
 //  parses the table below. ALSO KEEP IN SYNC
 //  WITH arch/aarch64_aapcs_elf.s: this file is its Mach-O twin, with the same instructions
 //  and comments; the unit test `context::tests::macho_variants_match_elf` compares the two
-//  line by line. The only differences are the Mach-O spellings: symbols carry a leading
-//  underscore, the section is `__TEXT,__text`, and there are no `.type`/`.size` directives
-//  and no `.note.GNU-stack` section.
+//  line by line. The only differences are the Mach-O spellings: the section is
+//  `__TEXT,__text`, and there are no `.type`/`.size` directives and no `.note.GNU-stack`
+//  section (symbol names come from Rust, with the Mach-O underscore).
 //
 //  Derived from x86_64_sysv_elf.s, which carries the full rationale (who saves what, why the
 //  symmetric switch is branched to and never returns with `ret` while the asymmetric
@@ -90,6 +90,8 @@
 //    T - 0x28  (padding)
 //    T - 0x30  trampoline         pc slot: `trampoline` (symmetric) or `start` (Coroutine)
 //
+//  Symbols: SWITCH, START and TRAMPOLINE are `sym` operands carrying the versioned names
+//  (see x86_64_sysv_elf.s, Symbols); never spell a routine name out here.
 //  Operands substituted by Rust: LINK_CALLER (offset of the resumer's stack pointer in
 //  `Link`).
 //
@@ -101,11 +103,12 @@
 //  trampolines end the chain: `.cfi_undefined x30` for DWARF unwinders and a zeroed frame
 //  record (fp = 0, lr = 0) for frame-pointer walkers; a `brk #0` follows the call.
 //
-//  BTI/PAC: every target of an indirect branch starts with a landing pad, a NOP on cores
+//  BTI/PAC: every entry starts with the landing pad its callers may need, a NOP on cores
 //  without BTI, so the code stays valid in binaries built with -Zbranch-protection=bti:
-//  `hint #36` (`bti j`) where `br` arrives (the symmetric resume label and `trampoline`),
-//  `hint #34` (`bti c`) where `blr` arrives (`start` and the coroutine's resume label).
-//  The routine itself is reached by a direct `b` and needs no landing pad. No pointer
+//  `hint #36` (`bti j`) where only `br` arrives (the symmetric resume label), `hint #34`
+//  (`bti c`) where `blr` arrives (`start`, the coroutine's resume label) and on the switch
+//  routine (reached by a direct `b`, which a linker veneer or PLT may turn into
+//  `br x16`: a `bti c` target), `hint #38` (`bti jc`) on `trampoline` (both). No pointer
 //  authentication: resume addresses sit unsigned in the suspended context's own frame, and
 //  the resumer's lr sits unsigned on its own stack (as in Boost.Context and corosensei),
 //  where only code that can already write that stack could change it.
@@ -125,14 +128,17 @@
 //    x2  = the value passed; x0 = the save slot of the context that switched to us
 //    sp  = the resumed context's stack pointing at its x29 slot; x4, x5 clobbered
 // ------------------------------------------------------------------------------------------
-    .globl _greenthread_aarch64_switch
+    .globl {SWITCH}
     .p2align 4
-_greenthread_aarch64_switch:
+{SWITCH}:
     .cfi_startproc
     .cfi_def_cfa_offset 16
     .cfi_offset x29, -16
     .cfi_offset x19, -8
     .cfi_register x30, x3
+    // bti c: reached by a direct `b`, but a linker veneer for a far `b` arrives with
+    // `br x16`, which an enforced-BTI binary lets land only on `bti c` (or `bti jc`).
+    hint #34
     // Resume address at 0x00 (must match `SwitchFrame`).
     str x3, [sp, #-16]!
     .cfi_adjust_cfa_offset 16
@@ -162,9 +168,9 @@ _greenthread_aarch64_switch:
 //  `suspend` does too), moves to the coroutine's stack at its x29 slot and continues in the
 //  trampoline.
 // ------------------------------------------------------------------------------------------
-    .globl _greenthread_aarch64_start
+    .globl {START}
     .p2align 4
-_greenthread_aarch64_start:
+{START}:
     .cfi_startproc
     .cfi_undefined x30
     // bti c: reached by `blr`.
@@ -173,7 +179,7 @@ _greenthread_aarch64_start:
     mov x4, sp
     str x4, [x0, #{LINK_CALLER}]
     add sp, x1, #16
-    b _greenthread_aarch64_trampoline
+    b {TRAMPOLINE}
     .cfi_endproc
 
 // ------------------------------------------------------------------------------------------
@@ -186,15 +192,16 @@ _greenthread_aarch64_start:
 //  It loads data and entry, which leaves sp = T - 0x10 pointing at the zeroed frame record,
 //  makes x29 point at that record, and calls entry(x2, data), which never returns.
 // ------------------------------------------------------------------------------------------
-    .globl _greenthread_aarch64_trampoline
+    .globl {TRAMPOLINE}
     .p2align 4
-_greenthread_aarch64_trampoline:
+{TRAMPOLINE}:
     .cfi_startproc
     // CFA = T throughout; no caller: DWARF unwinders stop here.
     .cfi_def_cfa_offset 32
     .cfi_undefined x30
-    // bti j: reached by the `br` at the end of the switch (and a direct `b` from start).
-    hint #36
+    // bti jc: reached by the `br x5` at the end of the switch (a `bti j` target) and by a
+    // direct `b` from start, which a linker veneer may turn into `br x16` (a `bti c` one).
+    hint #38
     ldp x1, x19, [sp], #16
     .cfi_def_cfa_offset 16
     mov x29, sp

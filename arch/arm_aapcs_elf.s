@@ -79,6 +79,8 @@
 @    T - 0x14  entry              r6 slot: `extern "C" fn(usize, *mut u8) -> !`
 @    T - 0x18  trampoline         pc slot: `trampoline` (symmetric) or `start` (Coroutine)
 @
+@  Symbols: SWITCH, START and TRAMPOLINE are `sym` operands carrying the versioned names
+@  (see x86_64_sysv_elf.s, Symbols); never spell a routine name out here.
 @  Operands substituted by Rust (named in braces in the code): LINK_CALLER (offset of the
 @  resumer's stack pointer in `Link`).
 @
@@ -106,10 +108,10 @@
 @    r2 = the value passed; r0 = the save slot of the context that switched to us
 @    sp = the resumed context's stack pointing at its r6 slot; r3 clobbered
 @ ------------------------------------------------------------------------------------------
-    .globl greenthread_arm_switch
-    .type greenthread_arm_switch,%function
+    .globl {SWITCH}
+    .type {SWITCH},%function
     .p2align 2
-greenthread_arm_switch:
+{SWITCH}:
     .fnstart
     .cantunwind
     @ Resume address at 0x00 (must match `SwitchFrame`), publish sp, switch.
@@ -119,7 +121,7 @@ greenthread_arm_switch:
     mov sp, r1
     bx r3
     .fnend
-    .size greenthread_arm_switch, . - greenthread_arm_switch
+    .size {SWITCH}, . - {SWITCH}
 
 @ ------------------------------------------------------------------------------------------
 @  greenthread_arm_start
@@ -134,18 +136,18 @@ greenthread_arm_switch:
 @  `suspend` does too), moves to the coroutine's stack at its r6 slot and continues in the
 @  trampoline.
 @ ------------------------------------------------------------------------------------------
-    .globl greenthread_arm_start
-    .type greenthread_arm_start,%function
+    .globl {START}
+    .type {START},%function
     .p2align 2
-greenthread_arm_start:
+{START}:
     .fnstart
     .cantunwind
     push {{lr}}
     str sp, [r0, #{LINK_CALLER}]
     add sp, r1, #4
-    b greenthread_arm_trampoline
+    b {TRAMPOLINE}
     .fnend
-    .size greenthread_arm_start, . - greenthread_arm_start
+    .size {START}, . - {START}
 
 @ ------------------------------------------------------------------------------------------
 @  greenthread_arm_trampoline
@@ -157,10 +159,10 @@ greenthread_arm_start:
 @  It pops entry, data and the zero r11, which leaves sp = T - 8 (8-aligned) at the zeroed
 @  frame record, points r11 at it, and calls entry(r2, data), which never returns.
 @ ------------------------------------------------------------------------------------------
-    .globl greenthread_arm_trampoline
-    .type greenthread_arm_trampoline,%function
+    .globl {TRAMPOLINE}
+    .type {TRAMPOLINE},%function
     .p2align 2
-greenthread_arm_trampoline:
+{TRAMPOLINE}:
     .fnstart
     pop {{r6, r7, r11}}
     @ Unwind: the zeroed frame record at sp reads as a saved r11 and lr of 0, so an
@@ -173,7 +175,7 @@ greenthread_arm_trampoline:
     @ entry() never returns.
     udf #0
     .fnend
-    .size greenthread_arm_trampoline, . - greenthread_arm_trampoline
+    .size {TRAMPOLINE}, . - {TRAMPOLINE}
 
     .popsection
     .pushsection .note.GNU-stack,"",%progbits

@@ -78,6 +78,8 @@
 #    T - 0x28  (padding)
 #    T - 0x30  trampoline         pc slot: `trampoline` (symmetric) or `start` (Coroutine)
 #
+#  Symbols: SWITCH, START and TRAMPOLINE are `sym` operands carrying the versioned names
+#  (see x86_64_sysv_elf.s, Symbols); never spell a routine name out here.
 #  Operands substituted by Rust (named in braces in the code): ROUTINE_PUSH (the bytes the
 #  routine pushes: the pc slot and its padding), LINK_CALLER (offset of the resumer's stack
 #  pointer in `Link`).
@@ -111,10 +113,10 @@
 #    a2 = the value passed; a0 = the save slot of the context that switched to us
 #    sp = the resumed context's stack pointing at its s0 slot; a6 clobbered
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_riscv64_switch
-    .type greenthread_riscv64_switch,%function
+    .globl {SWITCH}
+    .type {SWITCH},%function
     .p2align 2
-greenthread_riscv64_switch:
+{SWITCH}:
     .cfi_startproc
     .cfi_def_cfa_offset 16
     .cfi_offset s0, -16
@@ -135,7 +137,7 @@ greenthread_riscv64_switch:
     .cfi_register ra, a6
     jr a6
     .cfi_endproc
-    .size greenthread_riscv64_switch, . - greenthread_riscv64_switch
+    .size {SWITCH}, . - {SWITCH}
 
 # ------------------------------------------------------------------------------------------
 #  greenthread_riscv64_start
@@ -150,19 +152,19 @@ greenthread_riscv64_switch:
 #  `suspend` does too), moves to the coroutine's stack at its s0 slot and continues in the
 #  trampoline.
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_riscv64_start
-    .type greenthread_riscv64_start,%function
+    .globl {START}
+    .type {START},%function
     .p2align 2
-greenthread_riscv64_start:
+{START}:
     .cfi_startproc
     .cfi_undefined ra
     addi sp, sp, -16
     sd ra, 0(sp)
     sd sp, {LINK_CALLER}(a0)
     addi sp, a1, {ROUTINE_PUSH}
-    j greenthread_riscv64_trampoline
+    j {TRAMPOLINE}
     .cfi_endproc
-    .size greenthread_riscv64_start, . - greenthread_riscv64_start
+    .size {START}, . - {START}
 
 # ------------------------------------------------------------------------------------------
 #  greenthread_riscv64_trampoline
@@ -174,10 +176,10 @@ greenthread_riscv64_start:
 #  It loads data and entry, which leaves sp = T - 0x10 at the zeroed frame record, points
 #  s0 at T, and calls entry(a2, data), which never returns.
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_riscv64_trampoline
-    .type greenthread_riscv64_trampoline,%function
+    .globl {TRAMPOLINE}
+    .type {TRAMPOLINE},%function
     .p2align 2
-greenthread_riscv64_trampoline:
+{TRAMPOLINE}:
     .cfi_startproc
     # CFA = T throughout; no caller: DWARF unwinders stop here.
     .cfi_def_cfa_offset 32
@@ -193,7 +195,7 @@ greenthread_riscv64_trampoline:
     # entry() never returns.
     unimp
     .cfi_endproc
-    .size greenthread_riscv64_trampoline, . - greenthread_riscv64_trampoline
+    .size {TRAMPOLINE}, . - {TRAMPOLINE}
 
     .option pop
     .popsection

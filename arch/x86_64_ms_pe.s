@@ -99,6 +99,8 @@
 #                                 linked: ExceptionList .. GuaranteedStackBytes, then
 #                                 rip = start
 #
+#  Symbols: SWITCH, START and TRAMPOLINE are `sym` operands carrying the versioned names
+#  (see x86_64_sysv_elf.s, Symbols); never spell a routine name out here.
 #  Operands substituted by Rust (named in braces in the code): TEB_EXCEPTION_LIST,
 #  TEB_STACK_BASE, TEB_STACK_LIMIT, TEB_DEALLOCATION_STACK, TEB_GUARANTEED_STACK_BYTES,
 #  LINK_CALLER, LINKED_FRAME_TEB (offset of the TEB fields in the linked frame).
@@ -128,14 +130,14 @@
 #    rdx = the value passed; rdi = the save slot of the context that switched to us
 #    rsp = the resumed context's stack pointing at its rbx slot; rcx clobbered
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_ms_switch
-    .def greenthread_x86_64_ms_switch
+    .globl {SWITCH}
+    .def {SWITCH}
     .scl 2
     .type 32
     .endef
     .p2align 4
-greenthread_x86_64_ms_switch:
-    .seh_proc greenthread_x86_64_ms_switch
+{SWITCH}:
+    .seh_proc {SWITCH}
     # The TEB fields: must match `SwitchFrame`.
     push qword ptr gs:[{TEB_EXCEPTION_LIST}]
     .seh_stackalloc 8
@@ -178,14 +180,14 @@ greenthread_x86_64_ms_switch:
 #  link (the landing every `suspend` does too), moves to the coroutine's stack, loads its
 #  TEB fields and continues in the trampoline.
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_ms_start
-    .def greenthread_x86_64_ms_start
+    .globl {START}
+    .def {START}
     .scl 2
     .type 32
     .endef
     .p2align 4
-greenthread_x86_64_ms_start:
-    .seh_proc greenthread_x86_64_ms_start
+{START}:
+    .seh_proc {START}
     .seh_endprologue
     push qword ptr gs:[{TEB_EXCEPTION_LIST}]
     push qword ptr gs:[{TEB_STACK_BASE}]
@@ -201,7 +203,7 @@ greenthread_x86_64_ms_start:
     pop qword ptr gs:[{TEB_STACK_LIMIT}]
     pop qword ptr gs:[{TEB_STACK_BASE}]
     pop qword ptr gs:[{TEB_EXCEPTION_LIST}]
-    jmp greenthread_x86_64_ms_trampoline
+    jmp {TRAMPOLINE}
     .seh_endproc
 
 # ------------------------------------------------------------------------------------------
@@ -216,14 +218,14 @@ greenthread_x86_64_ms_start:
 #  return address 0) and 32 bytes of home space, and calls entry(rcx = value, rdx = data),
 #  which never returns.
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_ms_trampoline
-    .def greenthread_x86_64_ms_trampoline
+    .globl {TRAMPOLINE}
+    .def {TRAMPOLINE}
     .scl 2
     .type 32
     .endef
     .p2align 4
-greenthread_x86_64_ms_trampoline:
-    .seh_proc greenthread_x86_64_ms_trampoline
+{TRAMPOLINE}:
+    .seh_proc {TRAMPOLINE}
     pop rbx
     pop rbp
     mov rcx, rdx

@@ -16,9 +16,14 @@
 #  Included by  src/context/x86_64_sysv.rs, with global_asm!(include_str!(..)). This is the
 #               canonical backend: it carries the full rationale; the other backends comment
 #               only where they differ.
-#  Mach-O       The instructions are format-neutral. Symbol names reach the Mach-O build
-#               through the same spelling with a leading underscore; `.type`, `.size` and the
-#               `.note.GNU-stack` section are ELF-only. Those three are the whole difference.
+#  Mach-O       The instructions are format-neutral; `.type`, `.size` and the `.note.GNU-stack`
+#               section are ELF-only, and the section name differs. That is the whole
+#               difference (x86_64_sysv_macho.s).
+#  Symbols      The routine names are `sym` operands ({SWITCH}, {START}, {TRAMPOLINE}) of the
+#               extern declarations in the Rust file, whose `link_name`s carry the crate
+#               version (`greenthread_x86_64_sysv_switch_v0_1_0`): two semver-incompatible
+#               copies of the crate link into one binary without a multiple definition, and
+#               the compiler adds Mach-O's leading underscore. Never spell a name out here.
 #
 #  ABI (System V AMD64, psABI 1.0 section 3.2.1, "Registers"):
 #    callee-saved   rbx, rbp, r12, r13, r14, r15, rsp; MXCSR control bits (6..15) and the
@@ -88,8 +93,9 @@
 #    T - 0x20  entry              rbx slot: `extern "C" fn(usize, *mut u8) -> !`
 #    T - 0x28  trampoline         rip slot: `trampoline` (symmetric) or `start` (Coroutine)
 #
-#  Operands substituted by Rust (named in braces in the code): LINK_CALLER (offset of the
-#  resumer's stack pointer in `Link`).
+#  Operands substituted by Rust (named in braces in the code): SWITCH, START, TRAMPOLINE
+#  (the versioned routine names, see Symbols), LINK_CALLER (offset of the resumer's stack
+#  pointer in `Link`).
 #
 #  CFI: the symmetric switch is entered as if called (its resume address is on top of the
 #  stack), so the default rule (CFA = rsp + 8, return address at CFA - 8) holds on entry and,
@@ -114,10 +120,10 @@
 #    rdx = the value passed; rdi = the save slot of the context that switched to us
 #    rsp = the resumed context's stack pointing at its rbx slot; rcx clobbered
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_sysv_switch
-    .type greenthread_x86_64_sysv_switch,%function
+    .globl {SWITCH}
+    .type {SWITCH},%function
     .p2align 4
-greenthread_x86_64_sysv_switch:
+{SWITCH}:
     .cfi_startproc
     # Publish our stack pointer (it points at our resume address), switch stacks.
     mov [rdi], rsp
@@ -128,7 +134,7 @@ greenthread_x86_64_sysv_switch:
     .cfi_register rip, rcx
     jmp rcx
     .cfi_endproc
-    .size greenthread_x86_64_sysv_switch, . - greenthread_x86_64_sysv_switch
+    .size {SWITCH}, . - {SWITCH}
 
 # ------------------------------------------------------------------------------------------
 #  greenthread_x86_64_sysv_start
@@ -142,17 +148,17 @@ greenthread_x86_64_sysv_switch:
 #  It publishes the resumer's stack pointer in the link (the landing every `suspend` does
 #  too), moves to the coroutine's stack past the rip slot and continues in the trampoline.
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_sysv_start
-    .type greenthread_x86_64_sysv_start,%function
+    .globl {START}
+    .type {START},%function
     .p2align 4
-greenthread_x86_64_sysv_start:
+{START}:
     .cfi_startproc
     .cfi_undefined rip
     mov [rdi + {LINK_CALLER}], rsp
     lea rsp, [rsi + 8]
-    jmp greenthread_x86_64_sysv_trampoline
+    jmp {TRAMPOLINE}
     .cfi_endproc
-    .size greenthread_x86_64_sysv_start, . - greenthread_x86_64_sysv_start
+    .size {START}, . - {START}
 
 # ------------------------------------------------------------------------------------------
 #  greenthread_x86_64_sysv_trampoline
@@ -165,10 +171,10 @@ greenthread_x86_64_sysv_start:
 #  zero fake return address, so (rsp + 8) % 16 == 0 as at any function entry; then it calls
 #  entry(rdx, data), which never returns (it switches away for the last time).
 # ------------------------------------------------------------------------------------------
-    .globl greenthread_x86_64_sysv_trampoline
-    .type greenthread_x86_64_sysv_trampoline,%function
+    .globl {TRAMPOLINE}
+    .type {TRAMPOLINE},%function
     .p2align 4
-greenthread_x86_64_sysv_trampoline:
+{TRAMPOLINE}:
     .cfi_startproc
     # No caller: DWARF unwinders stop here.
     .cfi_undefined rip
@@ -183,7 +189,7 @@ greenthread_x86_64_sysv_trampoline:
     # entry() never returns.
     ud2
     .cfi_endproc
-    .size greenthread_x86_64_sysv_trampoline, . - greenthread_x86_64_sysv_trampoline
+    .size {TRAMPOLINE}, . - {TRAMPOLINE}
 
     .popsection
     .pushsection .note.GNU-stack,"",%progbits

@@ -17,11 +17,16 @@
 #               canonical backend: it carries the full rationale; the other backends comment
 #               only where they differ.
 #  Mach-O       THIS FILE is the Mach-O twin of x86_64_sysv_elf.s, included instead of it on
-#               Apple targets: the same instructions and comments; symbols carry a leading
-#               underscore, the section is `__TEXT,__text`, and there are no `.type`/`.size`
-#               directives and no `.note.GNU-stack` section. The unit test
+#               Apple targets: the same instructions and comments; the section is
+#               `__TEXT,__text`, and there are no `.type`/`.size` directives and no
+#               `.note.GNU-stack` section. The unit test
 #               `context::tests::macho_variants_match_elf` compares the two line by line:
 #               change both together.
+#  Symbols      The routine names are `sym` operands ({SWITCH}, {START}, {TRAMPOLINE}) of the
+#               extern declarations in the Rust file, whose `link_name`s carry the crate
+#               version (`greenthread_x86_64_sysv_switch_v0_1_0`): two semver-incompatible
+#               copies of the crate link into one binary without a multiple definition, and
+#               the compiler adds Mach-O's leading underscore. Never spell a name out here.
 #
 #  ABI (System V AMD64, psABI 1.0 section 3.2.1, "Registers"):
 #    callee-saved   rbx, rbp, r12, r13, r14, r15, rsp; MXCSR control bits (6..15) and the
@@ -91,8 +96,9 @@
 #    T - 0x20  entry              rbx slot: `extern "C" fn(usize, *mut u8) -> !`
 #    T - 0x28  trampoline         rip slot: `trampoline` (symmetric) or `start` (Coroutine)
 #
-#  Operands substituted by Rust (named in braces in the code): LINK_CALLER (offset of the
-#  resumer's stack pointer in `Link`).
+#  Operands substituted by Rust (named in braces in the code): SWITCH, START, TRAMPOLINE
+#  (the versioned routine names, see Symbols), LINK_CALLER (offset of the resumer's stack
+#  pointer in `Link`).
 #
 #  CFI: the symmetric switch is entered as if called (its resume address is on top of the
 #  stack), so the default rule (CFA = rsp + 8, return address at CFA - 8) holds on entry and,
@@ -117,9 +123,9 @@
 #    rdx = the value passed; rdi = the save slot of the context that switched to us
 #    rsp = the resumed context's stack pointing at its rbx slot; rcx clobbered
 # ------------------------------------------------------------------------------------------
-    .globl _greenthread_x86_64_sysv_switch
+    .globl {SWITCH}
     .p2align 4
-_greenthread_x86_64_sysv_switch:
+{SWITCH}:
     .cfi_startproc
     # Publish our stack pointer (it points at our resume address), switch stacks.
     mov [rdi], rsp
@@ -143,14 +149,14 @@ _greenthread_x86_64_sysv_switch:
 #  It publishes the resumer's stack pointer in the link (the landing every `suspend` does
 #  too), moves to the coroutine's stack past the rip slot and continues in the trampoline.
 # ------------------------------------------------------------------------------------------
-    .globl _greenthread_x86_64_sysv_start
+    .globl {START}
     .p2align 4
-_greenthread_x86_64_sysv_start:
+{START}:
     .cfi_startproc
     .cfi_undefined rip
     mov [rdi + {LINK_CALLER}], rsp
     lea rsp, [rsi + 8]
-    jmp _greenthread_x86_64_sysv_trampoline
+    jmp {TRAMPOLINE}
     .cfi_endproc
 
 # ------------------------------------------------------------------------------------------
@@ -164,9 +170,9 @@ _greenthread_x86_64_sysv_start:
 #  zero fake return address, so (rsp + 8) % 16 == 0 as at any function entry; then it calls
 #  entry(rdx, data), which never returns (it switches away for the last time).
 # ------------------------------------------------------------------------------------------
-    .globl _greenthread_x86_64_sysv_trampoline
+    .globl {TRAMPOLINE}
     .p2align 4
-_greenthread_x86_64_sysv_trampoline:
+{TRAMPOLINE}:
     .cfi_startproc
     # No caller: DWARF unwinders stop here.
     .cfi_undefined rip

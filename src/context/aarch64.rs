@@ -74,20 +74,29 @@ pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/aarch64_aapcs_macho
 #[cfg(not(target_vendor = "apple"))]
 global_asm!(
     include_str!("../../arch/aarch64_aapcs_elf.s"),
+    SWITCH = sym greenthread_aarch64_switch,
+    START = sym greenthread_aarch64_start,
+    TRAMPOLINE = sym greenthread_aarch64_trampoline,
     LINK_CALLER = const offset_of!(Link, caller),
 );
 #[cfg(target_vendor = "apple")]
 global_asm!(
     include_str!("../../arch/aarch64_aapcs_macho.s"),
+    SWITCH = sym greenthread_aarch64_switch,
+    START = sym greenthread_aarch64_start,
+    TRAMPOLINE = sym greenthread_aarch64_trampoline,
     LINK_CALLER = const offset_of!(Link, caller),
 );
 
 unsafe extern "C" {
     /// Branched to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_aarch64_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_aarch64_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_aarch64_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_aarch64_trampoline();
     /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_aarch64_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_aarch64_start();
 }
 

@@ -69,15 +69,21 @@ pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/arm_aapcs_elf.s");
 
 global_asm!(
     include_str!("../../arch/arm_aapcs_elf.s"),
+    SWITCH = sym greenthread_arm_switch,
+    START = sym greenthread_arm_start,
+    TRAMPOLINE = sym greenthread_arm_trampoline,
     LINK_CALLER = const offset_of!(Link, caller),
 );
 
 unsafe extern "C" {
     /// Branched to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_arm_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_arm_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_arm_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_arm_trampoline();
     /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_arm_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_arm_start();
 }
 

@@ -69,16 +69,22 @@ pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/riscv64_lp64d_elf.s
 
 global_asm!(
     include_str!("../../arch/riscv64_lp64d_elf.s"),
+    SWITCH = sym greenthread_riscv64_switch,
+    START = sym greenthread_riscv64_start,
+    TRAMPOLINE = sym greenthread_riscv64_trampoline,
     ROUTINE_PUSH = const ROUTINE_PUSH,
     LINK_CALLER = const offset_of!(Link, caller),
 );
 
 unsafe extern "C" {
     /// Jumped to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_riscv64_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_riscv64_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_riscv64_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_riscv64_trampoline();
     /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_riscv64_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_riscv64_start();
 }
 

@@ -89,15 +89,21 @@ pub(crate) const ASM_SOURCE: &str = include_str!(asm_file!());
 
 global_asm!(
     include_str!(asm_file!()),
+    SWITCH = sym greenthread_x86_64_sysv_switch,
+    START = sym greenthread_x86_64_sysv_start,
+    TRAMPOLINE = sym greenthread_x86_64_sysv_trampoline,
     LINK_CALLER = const offset_of!(Link, caller),
 );
 
 unsafe extern "C" {
     /// Jumped to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_x86_64_sysv_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_sysv_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_x86_64_sysv_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_sysv_trampoline();
     /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_x86_64_sysv_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_sysv_start();
 }
 

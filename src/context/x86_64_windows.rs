@@ -139,6 +139,9 @@ const EXCEPTION_LIST_END: usize = usize::MAX;
 
 global_asm!(
     include_str!("../../arch/x86_64_ms_pe.s"),
+    SWITCH = sym greenthread_x86_64_ms_switch,
+    START = sym greenthread_x86_64_ms_start,
+    TRAMPOLINE = sym greenthread_x86_64_ms_trampoline,
     TEB_EXCEPTION_LIST = const TEB_EXCEPTION_LIST,
     TEB_STACK_BASE = const TEB_STACK_BASE,
     TEB_STACK_LIMIT = const TEB_STACK_LIMIT,
@@ -150,10 +153,13 @@ global_asm!(
 
 unsafe extern "C" {
     /// Jumped to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_x86_64_ms_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_ms_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_x86_64_ms_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_ms_trampoline();
     /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_x86_64_ms_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_ms_start();
 }
 

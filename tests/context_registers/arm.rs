@@ -6,7 +6,9 @@ use std::arch::asm;
 pub type Pattern = [u32; 24];
 
 pub fn pattern(seed: u64) -> Pattern {
-    core::array::from_fn(|i| (seed as u32).wrapping_mul(0x9e37_79b9) ^ ((i as u32 + 1) * 0x0101_0101))
+    core::array::from_fn(|i| {
+        (seed as u32).wrapping_mul(0x9e37_79b9) ^ ((i as u32 + 1) * 0x0101_0101)
+    })
 }
 
 extern "C" fn call_closure<F: FnMut()>(f: *mut F) {
