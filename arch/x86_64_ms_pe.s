@@ -101,9 +101,20 @@
 #
 #  Symbols: SWITCH, START and TRAMPOLINE are `sym` operands carrying the versioned names
 #  (see x86_64_sysv_elf.s, Symbols); never spell a routine name out here.
-#  Operands substituted by Rust (named in braces in the code): TEB_EXCEPTION_LIST,
+#  Operands substituted by Rust (named in braces in the code): HANDLER (the top-level
+#  exception handler), TEB_EXCEPTION_LIST,
 #  TEB_STACK_BASE, TEB_STACK_LIMIT, TEB_DEALLOCATION_STACK, TEB_GUARANTEED_STACK_BYTES,
 #  LINK_CALLER, LINKED_FRAME_TEB (offset of the TEB fields in the linked frame).
+#
+#  Top-level handler: a real thread's outermost frame (RtlUserThreadStart) has an exception
+#  handler that runs the process's unhandled-exception filter (SetUnhandledExceptionFilter:
+#  crash reporters, minidump writers) and ends the process with the exception's code. The
+#  trampoline is a green stack's outermost frame, so it registers the same kind of handler
+#  (`.seh_handler`, the Rust function `top_level_handler` in src/context/x86_64_windows.rs):
+#  an exception that no frame of the green thread handled reaches it and the filter runs.
+#  The handler never lets the search go on past the trampoline (its caller's "return
+#  address" is the zero fake one, and the words above it are not frames): it continues
+#  execution if the filter says so and otherwise terminates the process with the code.
 #
 #  SEH unwind info (instead of DWARF CFI): every routine is a `.seh_proc`. The switch is
 #  entered with the resume address on top of the stack, like a call, and its prologue
@@ -226,6 +237,9 @@
     .p2align 4
 {TRAMPOLINE}:
     .seh_proc {TRAMPOLINE}
+    # The top-level exception handler of every green stack, as RtlUserThreadStart's is for
+    # an OS thread's: see "Top-level handler" in the header.
+    .seh_handler {HANDLER}, @except
     pop rbx
     pop rbp
     mov rcx, rdx

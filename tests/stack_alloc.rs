@@ -73,11 +73,18 @@ fn oversized_requests_are_typed_errors() {
             "{requested:#x}: {err:?}"
         );
     }
-    // Roundable, but larger than any address space: the kernel refuses it.
-    let err = Stack::new(1 << 62).unwrap_err();
+    // Roundable, but larger than any address space: the kernel refuses it (3.75 GiB on
+    // 32-bit targets, whose user address space is at most 3-4 GiB and already holds the
+    // program).
+    const HUGE: usize = if usize::BITS == 64 {
+        1 << 62
+    } else {
+        0xf000_0000
+    };
+    let err = Stack::new(HUGE).unwrap_err();
     match &err {
         StackError::Map { size, source } => {
-            assert_eq!(*size, 1 << 62);
+            assert_eq!(*size, HUGE);
             assert_eq!(source.kind(), std::io::ErrorKind::OutOfMemory, "{source}");
         }
         other => panic!("expected StackError::Map, got {other:?}"),
@@ -313,7 +320,7 @@ fn exhaustion_under_rlimit_as_is_an_error() {
             .unwrap();
         let limit = (vm_kib + 64 * 1024) * 1024; // 64 MiB of headroom
         let rl = libc::rlimit {
-            rlim_cur: limit,
+            rlim_cur: limit as libc::rlim_t,
             rlim_max: libc::RLIM_INFINITY,
         };
         // SAFETY: setrlimit only reads `rl`.
@@ -355,7 +362,10 @@ fn rlimit_as_is_enforced() -> bool {
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut old), 0);
         let probe = libc::rlimit {
-            rlim_cur: (1 << 46).min(old.rlim_max),
+            // 64 TiB, or the largest finite value where rlim_t is 32 bits wide.
+            rlim_cur: (1u64 << 46)
+                .min(libc::rlim_t::MAX as u64 - 1)
+                .min(old.rlim_max as u64) as libc::rlim_t,
             rlim_max: old.rlim_max,
         };
         assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &probe), 0);

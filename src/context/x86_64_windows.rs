@@ -142,6 +142,7 @@ global_asm!(
     SWITCH = sym greenthread_x86_64_ms_switch,
     START = sym greenthread_x86_64_ms_start,
     TRAMPOLINE = sym greenthread_x86_64_ms_trampoline,
+    HANDLER = sym top_level_handler,
     TEB_EXCEPTION_LIST = const TEB_EXCEPTION_LIST,
     TEB_STACK_BASE = const TEB_STACK_BASE,
     TEB_STACK_LIMIT = const TEB_STACK_LIMIT,
@@ -161,6 +162,58 @@ unsafe extern "C" {
     /// First resume address of a fresh coroutine (called by [`resume`]).
     #[link_name = concat!("greenthread_x86_64_ms_start_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_x86_64_ms_start();
+}
+
+/// `EXCEPTION_DISPOSITION` values (winnt.h).
+const EXCEPTION_CONTINUE_EXECUTION_DISPOSITION: i32 = 0;
+const EXCEPTION_CONTINUE_SEARCH_DISPOSITION: i32 = 1;
+/// `ExceptionFlags` bits of an unwind (rather than dispatch) call: EXCEPTION_UNWINDING,
+/// EXCEPTION_EXIT_UNWIND, EXCEPTION_TARGET_UNWIND.
+const EXCEPTION_UNWIND_FLAGS: u32 = 0x2 | 0x4 | 0x20;
+
+/// The language-specific handler of the trampoline (`.seh_handler`), the outermost frame of
+/// every green stack: what `RtlUserThreadStart`'s handler is for an OS thread. An exception
+/// no frame of the green thread handled arrives here; the process's unhandled-exception
+/// filter runs (`UnhandledExceptionFilter`, which calls the one installed with
+/// `SetUnhandledExceptionFilter`, so crash reporters and minidump writers work), and unless
+/// it asks to continue execution, the process ends with the exception's code, as it would
+/// on an OS thread. The dispatcher's walk never goes past the trampoline.
+///
+/// # Safety
+/// Called only by the Windows exception dispatcher, with valid record and context pointers.
+unsafe extern "system" fn top_level_handler(
+    record: *mut windows_sys::Win32::System::Diagnostics::Debug::EXCEPTION_RECORD,
+    _establisher_frame: *mut core::ffi::c_void,
+    context: *mut windows_sys::Win32::System::Diagnostics::Debug::CONTEXT,
+    _dispatcher_context: *mut core::ffi::c_void,
+) -> i32 {
+    use windows_sys::Win32::System::Diagnostics::Debug::{
+        EXCEPTION_POINTERS, UnhandledExceptionFilter,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, TerminateProcess};
+    // SAFETY: the dispatcher passes a valid exception record.
+    let (flags, code) = unsafe { ((*record).ExceptionFlags, (*record).ExceptionCode) };
+    if flags & EXCEPTION_UNWIND_FLAGS != 0 {
+        // An unwind passing through (never ours: entry functions catch every panic).
+        return EXCEPTION_CONTINUE_SEARCH_DISPOSITION;
+    }
+    let pointers = EXCEPTION_POINTERS {
+        ExceptionRecord: record,
+        ContextRecord: context,
+    };
+    // SAFETY: `pointers` describes the exception being dispatched, as the filter expects.
+    let verdict = unsafe { UnhandledExceptionFilter(&pointers) };
+    // EXCEPTION_CONTINUE_EXECUTION (-1): the filter repaired the cause.
+    if verdict == -1 {
+        return EXCEPTION_CONTINUE_EXECUTION_DISPOSITION;
+    }
+    // EXCEPTION_EXECUTE_HANDLER (1) or EXCEPTION_CONTINUE_SEARCH (0, e.g. a debugger is
+    // attached and has had its second chance): end the process with the exception's code,
+    // as RtlUserThreadStart's handler does; searching on would read the words above the
+    // trampoline as frames.
+    // SAFETY: terminating the current process; no Rust invariant outlives it.
+    unsafe { TerminateProcess(GetCurrentProcess(), code as u32) };
+    EXCEPTION_CONTINUE_SEARCH_DISPOSITION
 }
 
 /// The TEB fields of a new context on the stack that contains `top`: see

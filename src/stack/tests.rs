@@ -22,7 +22,7 @@ fn usable_size_rules() {
         usize::MAX,
         usize::MAX - page + 1,
         isize::MAX as usize,
-        1 << 63,
+        1 << (usize::BITS - 1),
     ] {
         assert!(
             matches!(usable_size(huge), Err(StackError::TooLarge { requested }) if requested == huge),
