@@ -323,6 +323,8 @@ fn exhaustion_under_rlimit_as_is_an_error() {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap();
         let limit = (vm_kib + 64 * 1024) * 1024; // 64 MiB of headroom
+        // rlim_t is 32 bits wide on 32-bit Arm.
+        #[allow(clippy::unnecessary_cast)]
         let rl = libc::rlimit {
             rlim_cur: limit as libc::rlim_t,
             rlim_max: libc::RLIM_INFINITY,
@@ -357,6 +359,8 @@ fn exhaustion_under_rlimit_as_is_an_error() {
 /// `setrlimit(RLIMIT_AS)` on to the host. Sets a 64 TiB soft limit (far above anything the
 /// tests map) and restores the previous one.
 #[cfg(target_os = "linux")]
+// rlim_t is 32 bits wide on 32-bit Arm: the casts are not no-ops everywhere.
+#[allow(clippy::unnecessary_cast)]
 fn rlimit_as_is_enforced() -> bool {
     let mut old = libc::rlimit {
         rlim_cur: 0,
