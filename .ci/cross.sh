@@ -7,6 +7,7 @@
 #
 #   aarch64-unknown-linux-gnu     cargo test under qemu-aarch64
 #   riscv64gc-unknown-linux-gnu   cargo test under qemu-riscv64
+#   armv7-unknown-linux-gnueabihf cargo test under qemu-arm (-Zbuild-std)
 #   x86_64-pc-windows-gnu         cargo test under wine (mingw-w64 link)
 #   aarch64-apple-darwin          compile only (no SDK or Mach-O linker on Linux)
 #   x86_64-apple-darwin           compile only
@@ -32,7 +33,8 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu x86_64-pc-windows-gnu
+    targets=(aarch64-unknown-linux-gnu riscv64gc-unknown-linux-gnu armv7-unknown-linux-gnueabihf
+             x86_64-pc-windows-gnu
              aarch64-apple-darwin x86_64-apple-darwin)
 fi
 

@@ -57,6 +57,7 @@
 //! | x86_64 Linux and other System V Unix | `arch/x86_64_sysv_elf.s` | natively |
 //! | aarch64 Linux | `arch/aarch64_aapcs_elf.s` | under qemu |
 //! | riscv64gc Linux (LP64D) | `arch/riscv64_lp64d_elf.s` | under qemu |
+//! | armv7 Linux, hard-float (AAPCS-VFP) | `arch/arm_aapcs_elf.s` | under qemu |
 //! | x86_64 Windows | `arch/x86_64_ms_pe.s` | under wine (windows-gnu) |
 //! | aarch64 and x86_64 macOS | `arch/*_macho.s` | compiled with full codegen |
 //!
@@ -92,7 +93,7 @@ pub struct ReadmeDoctests;
 #[doc = include_str!("../docs/PYTHON_API.md")]
 pub struct PythonApiDoctests;
 
-pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
+pub use context::coroutine::{Coroutine, CoroutineBuilder, CoroutineResult, Yielder};
 pub use error::Error;
 // Python-shaped: public in the `thread` facade, not on the front page.
 pub(crate) use error::Wait;

@@ -285,3 +285,31 @@ fn many_coroutines_interleave() {
         assert_eq!(co.resume(()), CoroutineResult::Return(i as u32));
     }
 }
+
+static_assertions::assert_impl_all!(greenthread::CoroutineBuilder: Send, Sync, Copy, Default, std::fmt::Debug);
+
+/// Values cross the switch in a register when they fit in a `usize` and by pointer when
+/// they do not: both paths, both directions, with odd sizes, zero-sized and owning types.
+#[test]
+fn values_of_every_size_cross_both_ways() {
+    fn round_trip<T: Clone + PartialEq + std::fmt::Debug + 'static>(a: T, b: T) {
+        let (a2, b2) = (a.clone(), b.clone());
+        let mut co = Coroutine::new(move |y: &Yielder<T, T>, first: T| {
+            assert_eq!(first, a2);
+            let second = y.suspend(b2.clone());
+            assert_eq!(second, b2);
+            second
+        })
+        .unwrap();
+        assert_eq!(co.resume(a.clone()), CoroutineResult::Yield(b.clone()));
+        assert_eq!(co.resume(b.clone()), CoroutineResult::Return(b));
+    }
+    round_trip((), ());
+    round_trip(0xa5u8, 0x5au8);
+    round_trip([1u8, 2, 3], [4u8, 5, 6]);
+    round_trip(u64::MAX, 7u64);
+    round_trip(Box::new(11u32), Box::new(12u32));
+    round_trip(String::from("left"), String::from("right"));
+    round_trip([1u64, 2, 3, 4, 5], [6u64, 7, 8, 9, 10]);
+    round_trip((1u8, 2u64), (3u8, 4u64));
+}

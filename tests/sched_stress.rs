@@ -394,7 +394,13 @@ fn stress() {
                 "{ROUNDS} rounds took {:?}; mappings {before:?} -> {after:?}",
                 t0.elapsed()
             );
-            assert!(after <= before, "mappings leaked: {before:?} -> {after:?}");
+            if !support::skip_if(
+                support::maps_unreliable_under_qemu(),
+                "qemu-user",
+                "the mapping count of a 32-bit guest is not reliable",
+            ) {
+                assert!(after <= before, "mappings leaked: {before:?} -> {after:?}");
+            }
         });
         if let Err(p) = result {
             eprintln!("stress failed with GREENTHREAD_SEED={seed}");

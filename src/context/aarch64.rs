@@ -2,8 +2,8 @@
 //! `arch/aarch64_aapcs_macho.s` (Apple): the aarch64 AAPCS64 backend.
 //!
 //! Derived from `x86_64_sysv.rs`; the differences are the register set (x29/x19 pushed by the
-//! inline asm, x20-x28 and d8-d15 declared clobbered), FPCR as the FP control state, and a
-//! frame record instead of a zero rbp at the root. The two `.s` files hold the same
+//! inline asm, x20-x28 and d8-d15 declared clobbered), the return address in lr for the
+//! asymmetric pair, and a frame record instead of a zero rbp at the root. The two `.s` files hold the same
 //! instructions in two object-file spellings; `tests::macho_variants_match_elf` checks that.
 
 use core::arch::{asm, global_asm};
@@ -11,13 +11,16 @@ use core::mem::{offset_of, size_of};
 
 use static_assertions::{const_assert, const_assert_eq};
 
+use super::Link;
+
 /// The saved state of a suspended context, at its saved stack pointer (lowest address first).
 /// Mirrors the frame table in `arch/aarch64_aapcs_elf.s`. x20-x28 and d8-d15 are not here:
 /// the compiler saves the live ones in the switching function's own frame (see `switch`).
 #[repr(C)]
 pub(crate) struct SwitchFrame {
-    pub fpcr: u64,
     pub pc: usize,
+    /// Keeps sp 16-aligned; never read.
+    pub _pad: usize,
     pub x29: usize,
     pub x19: usize,
 }
@@ -32,25 +35,18 @@ struct InitialStack {
     root_lr: usize,
 }
 
-const_assert_eq!(offset_of!(SwitchFrame, fpcr), 0x00);
-const_assert_eq!(offset_of!(SwitchFrame, pc), 0x08);
+const_assert_eq!(offset_of!(SwitchFrame, pc), 0x00);
 const_assert_eq!(offset_of!(SwitchFrame, x29), 0x10);
 const_assert_eq!(offset_of!(SwitchFrame, x19), 0x18);
 const_assert_eq!(size_of::<SwitchFrame>(), 0x20);
-// The routine stores (fpcr, pc) with one `stp` at sp and reloads them with one `ldp`; the
-// inline asm pushes (x29, x19) with one `stp` just above. Each pair is adjacent, in order.
-const_assert_eq!(
-    offset_of!(SwitchFrame, pc),
-    offset_of!(SwitchFrame, fpcr) + 8
-);
-const_assert_eq!(
-    offset_of!(SwitchFrame, x29),
-    offset_of!(SwitchFrame, pc) + 8
-);
+// The inline asm stores (x29, x19) with one `stp` and the resume address goes 16 bytes
+// below with one `str` with writeback; the landings reload (x29, x19) with one `ldp` at
+// 0x10 and step sp over the whole frame.
 const_assert_eq!(
     offset_of!(SwitchFrame, x19),
     offset_of!(SwitchFrame, x29) + 8
 );
+const_assert_eq!(offset_of!(SwitchFrame, x29), 16);
 // The trampoline pops the x29/x19 slots and expects sp = top - 16 at the frame record, with
 // sp 16-aligned at its call.
 const_assert_eq!(offset_of!(InitialStack, root_fp), 0x20);
@@ -65,7 +61,6 @@ pub(crate) const INIT_SIZE: usize = size_of::<InitialStack>();
 pub(crate) const FRAME_SIZE: usize = size_of::<SwitchFrame>();
 #[cfg(test)]
 pub(crate) const FRAME_TABLE: &[(&str, usize)] = &[
-    ("fpcr", offset_of!(SwitchFrame, fpcr)),
     ("pc", offset_of!(SwitchFrame, pc)),
     ("x29", offset_of!(SwitchFrame, x29)),
     ("x19", offset_of!(SwitchFrame, x19)),
@@ -75,35 +70,48 @@ pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/aarch64_aapcs_elf.s
 #[cfg(all(test, target_vendor = "apple"))]
 pub(crate) const ASM_SOURCE: &str = include_str!("../../arch/aarch64_aapcs_macho.s");
 
-/// FPCR at process start on Linux and macOS: round to nearest, no flush-to-zero, no default
-/// NaN, every trap disabled.
-const INITIAL_FPCR: u64 = 0;
-
-// One file per object format; no operands (the offsets are implied by the stp/ldp pairs).
+// One file per object format.
 #[cfg(not(target_vendor = "apple"))]
-global_asm!(include_str!("../../arch/aarch64_aapcs_elf.s"));
+global_asm!(
+    include_str!("../../arch/aarch64_aapcs_elf.s"),
+    SWITCH = sym greenthread_aarch64_switch,
+    START = sym greenthread_aarch64_start,
+    TRAMPOLINE = sym greenthread_aarch64_trampoline,
+    LINK_CALLER = const offset_of!(Link, caller),
+);
 #[cfg(target_vendor = "apple")]
-global_asm!(include_str!("../../arch/aarch64_aapcs_macho.s"));
+global_asm!(
+    include_str!("../../arch/aarch64_aapcs_macho.s"),
+    SWITCH = sym greenthread_aarch64_switch,
+    START = sym greenthread_aarch64_start,
+    TRAMPOLINE = sym greenthread_aarch64_trampoline,
+    LINK_CALLER = const offset_of!(Link, caller),
+);
 
 unsafe extern "C" {
     /// Branched to (never called) from [`switch`]; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_aarch64_switch_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_aarch64_switch();
     /// First resume address of a fresh context; register contract in the `.s` header.
+    #[link_name = concat!("greenthread_aarch64_trampoline_v", env!("GREENTHREAD_ASM_VERSION"))]
     fn greenthread_aarch64_trampoline();
+    /// First resume address of a fresh coroutine (called by [`resume`]).
+    #[link_name = concat!("greenthread_aarch64_start_v", env!("GREENTHREAD_ASM_VERSION"))]
+    fn greenthread_aarch64_start();
 }
 
-/// Lays out the initial frame of a fresh context below `top` and returns its stack pointer.
+/// Lays out the initial frame of a fresh context below `top`, resuming at `pc`.
 ///
 /// # Safety
 /// `top` must be 16-byte aligned and the `size_of::<InitialStack>()` bytes below it must be
 /// writable memory of a stack that outlives every switch to the returned pointer.
-pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) -> usize {
+unsafe fn init_at(top: *mut u8, entry: super::EntryFn, data: *mut u8, pc: usize) -> usize {
     debug_assert_eq!(top as usize % 16, 0);
     let sp = top.wrapping_sub(size_of::<InitialStack>()) as *mut InitialStack;
     let frame = InitialStack {
         frame: SwitchFrame {
-            fpcr: INITIAL_FPCR,
-            pc: greenthread_aarch64_trampoline as *const () as usize,
+            pc,
+            _pad: 0,
             x29: data as usize,
             x19: entry as *const () as usize,
         },
@@ -114,6 +122,38 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
     // `top` is 16-aligned and InitialStack is 8-aligned, so `sp` is suitably aligned.
     unsafe { sp.write(frame) };
     sp as usize
+}
+
+/// A fresh context for the symmetric [`switch`].
+///
+/// # Safety
+/// As [`init_at`].
+pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) -> usize {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        init_at(
+            top,
+            entry,
+            data,
+            greenthread_aarch64_trampoline as *const () as usize,
+        )
+    }
+}
+
+/// A fresh context for the asymmetric [`resume`].
+///
+/// # Safety
+/// As [`init_at`].
+pub(crate) unsafe fn init_linked(top: *mut u8, entry: super::EntryFn, data: *mut u8) -> usize {
+    // SAFETY: forwarded from our caller.
+    unsafe {
+        init_at(
+            top,
+            entry,
+            data,
+            greenthread_aarch64_start as *const () as usize,
+        )
+    }
 }
 
 /// Saves the running context, publishes its stack pointer through `save`, and resumes the
@@ -128,8 +168,8 @@ pub(crate) unsafe fn init(top: *mut u8, entry: super::EntryFn, data: *mut u8) ->
 #[inline(always)]
 pub(crate) unsafe fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
     let ret: usize;
-    // SAFETY: the caller upholds the contract above. The asm saves x29, x19, sp, the resume
-    // address and FPCR; x20-x28, v8-v15 and (clobber_abi) every caller-saved register, lr
+    // SAFETY: the caller upholds the contract above. The asm saves x29, x19, sp and the resume
+    // address; x20-x28, v8-v15 and (clobber_abi) every caller-saved register, lr
     // and the SIMD/SVE state included, are declared clobbered so the compiler keeps live
     // values elsewhere; x18 is neither touched nor (where reserved) clobbered; the absence
     // of `nostack` keeps red-zone data clear of the pushes.
@@ -167,4 +207,133 @@ pub(crate) unsafe fn switch(save: *mut usize, to: usize, arg: usize) -> usize {
         );
     }
     ret
+}
+
+/// Resumes the coroutine whose link is `link`, handing it `arg`; returns what it passes to
+/// [`suspend`] or [`finish`].
+///
+/// The resumer stores x29 and x19 and *calls* (`blr`) the coroutine's resume address; the
+/// coroutine stores lr on the resumer's stack, publishes that sp in `link.caller` and later
+/// returns to it with `ret`.
+///
+/// # Safety
+/// `link` must be the link of a suspended coroutine made by [`init_linked`] (its `sp` is its
+/// stack pointer), resumed on the OS thread it last ran on, with its stack mapped; the link
+/// must stay valid until the coroutine switches back.
+#[inline(always)]
+pub(crate) unsafe fn resume(link: *mut Link, arg: usize) -> usize {
+    let ret: usize;
+    // SAFETY: the caller upholds the contract above; clobbers as in `switch` (lr included:
+    // `blr` writes it).
+    unsafe {
+        asm!(
+            "stp x29, x19, [sp, #-16]!",
+            "ldr x3, [x1]",
+            "blr x3",
+            "ldp x29, x19, [sp], #16",
+            in("x0") link,
+            in("x1") (*link).sp,
+            inout("x2") arg => ret,
+            lateout("x20") _,
+            lateout("x21") _,
+            lateout("x22") _,
+            lateout("x23") _,
+            lateout("x24") _,
+            lateout("x25") _,
+            lateout("x26") _,
+            lateout("x27") _,
+            lateout("x28") _,
+            lateout("v8") _,
+            lateout("v9") _,
+            lateout("v10") _,
+            lateout("v11") _,
+            lateout("v12") _,
+            lateout("v13") _,
+            lateout("v14") _,
+            lateout("v15") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Suspends the running coroutine (whose link is `link`) back to its resumer, handing it
+/// `arg`; returns the value of the next [`resume`].
+///
+/// # Safety
+/// Must run on the coroutine's own stack, resumed by [`resume`] through this `link`.
+#[inline(always)]
+pub(crate) unsafe fn suspend(link: *mut Link, arg: usize) -> usize {
+    let ret: usize;
+    // SAFETY: the caller upholds the contract above. We store our frame (x29, x19, resume
+    // address), publish sp in `link.sp`, reload the resumer's lr and sp and return to it.
+    // We land at `2:` called (`blr`) by the next `resume` (x0 = link, x1 = link.sp = our
+    // frame): store its lr on its stack, publish that sp, reload our x29/x19, drop our frame.
+    unsafe {
+        asm!(
+            "stp x29, x19, [sp, #-16]!",
+            "adr x3, 2f",
+            "str x3, [sp, #-16]!",
+            "mov x4, sp",
+            "str x4, [x0, #{sp}]",
+            "ldr x4, [x0, #{caller}]",
+            "ldr x30, [x4], #16",
+            "mov sp, x4",
+            "ret",
+            "2:",
+            // bti c: the next resume arrives with `blr`.
+            "hint #34",
+            "str x30, [sp, #-16]!",
+            "mov x4, sp",
+            "str x4, [x0, #{caller}]",
+            "ldp x29, x19, [x1, #16]",
+            "add sp, x1, #32",
+            sp = const offset_of!(Link, sp),
+            caller = const offset_of!(Link, caller),
+            in("x0") link,
+            inout("x2") arg => ret,
+            lateout("x20") _,
+            lateout("x21") _,
+            lateout("x22") _,
+            lateout("x23") _,
+            lateout("x24") _,
+            lateout("x25") _,
+            lateout("x26") _,
+            lateout("x27") _,
+            lateout("x28") _,
+            lateout("v8") _,
+            lateout("v9") _,
+            lateout("v10") _,
+            lateout("v11") _,
+            lateout("v12") _,
+            lateout("v13") _,
+            lateout("v14") _,
+            lateout("v15") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
+/// Switches from the running coroutine back to its resumer for the last time, handing it
+/// `arg`. Nothing is saved: the coroutine is never resumed again.
+///
+/// # Safety
+/// As [`suspend`]; in addition nothing on this stack may need dropping.
+#[inline(always)]
+pub(crate) unsafe fn finish(link: *mut Link, arg: usize) -> ! {
+    // SAFETY: the caller upholds the contract above: `link.caller` is the resumer's stack
+    // pointer, pointing at the lr its `blr` produced.
+    unsafe {
+        asm!(
+            "ldr x4, [x0, #{caller}]",
+            "ldr x30, [x4], #16",
+            "mov sp, x4",
+            "ret",
+            caller = const offset_of!(Link, caller),
+            in("x0") link,
+            in("x2") arg,
+            options(noreturn),
+        );
+    }
 }

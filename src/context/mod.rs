@@ -19,9 +19,8 @@
 //!   | data                 |        |  that switched away    |       |     now executing      |
 //!   | 0 (rbp slot)         |        |  (r12-r15 spilled here |       |         <- rsp (live)  |
 //!   | entry (rbx slot)     |        |   by the compiler)     |       |                        |
-//!   | trampoline (rip)     |        | rbp, rbx               |       |                        |
-//!   | mxcsr/x87cw <- sp    |        | rip = resume address   |       |                        |
-//!   |                      |        | mxcsr/x87cw <- saved sp|       |                        |
+//!   | trampoline <- sp     |        | rbp, rbx               |       |                        |
+//!   |                      |        | resume addr <- saved sp|       |                        |
 //!   |        (unused)      |        |        (unused)        |       |        (unused)        |
 //!   0x7f00_0000_1000 bottom         0x7f00_0000_1000 bottom          0x7f00_0000_1000 bottom
 //!   | guard page PROT_NONE |        | guard page PROT_NONE   |       | guard page PROT_NONE   |
@@ -29,18 +28,23 @@
 //! ```
 //!
 //! (The register names are x86_64 System V's. The other backends keep the same shape with
-//! their own frame, see `docs/ABI.md`: aarch64 saves FPCR, the resume address, x29 and x19;
-//! riscv64 frm, the resume address, s0 and s1; Windows adds the TEB's stack fields, so that a
+//! their own frame, see `docs/ABI.md`: aarch64 saves the resume address, x29 and x19;
+//! riscv64 the resume address, s0 and s1; Windows adds the TEB's stack fields, so that a
 //! running green thread's StackBase/StackLimit describe its own stack. On Windows the guard is
-//! a hard guard page under a 20 KiB soft guard, see `stack`.)
+//! a hard guard page under a 20 KiB soft guard, see `stack`. A coroutine's resumer, while the
+//! coroutine runs, has rbp, rbx and the return address of its `call` on its own stack, and
+//! the coroutine's header points at them.)
 //!
 //! ## The raw switch
 //!
 //! [`raw::init`] lays out a fresh context so that the first switch to it calls an entry
 //! function; [`raw::switch`] saves the running context, publishes its stack pointer, and
 //! resumes another one, passing one `usize` each way. They are `unsafe` and symmetric (any
-//! context may switch to any suspended one), which is what a scheduler needs; [`Coroutine`](
-//! coroutine::Coroutine) wraps them in a safe, asymmetric resume/suspend API.
+//! context may switch to any suspended one), which is what a scheduler needs. [`Coroutine`](
+//! coroutine::Coroutine) is built on a second, asymmetric pair (crate-private: the resumer
+//! calls into the coroutine and the coroutine returns, so the return-stack predictor stays
+//! right), behind a safe resume/suspend API. Neither switches the floating-point control
+//! state: see `docs/ABI.md`, "Floating-point control state: the contract".
 
 cfg_if::cfg_if! {
     if #[cfg(greenthread_backend = "x86_64_sysv")] {
@@ -55,15 +59,20 @@ cfg_if::cfg_if! {
     } else if #[cfg(greenthread_backend = "riscv64")] {
         mod riscv64;
         use riscv64 as imp;
+    } else if #[cfg(greenthread_backend = "arm")] {
+        mod arm;
+        use arm as imp;
     } else {
         compile_error!(
             "greenthread: no context-switch backend for this target. Supported: x86_64 System V \
-             (Linux, macOS), x86_64 Windows, aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D (Linux)."
+             (Linux, macOS), x86_64 Windows, aarch64 AAPCS64 (Linux, macOS), riscv64 LP64D \
+             (Linux), 32-bit Arm AAPCS-VFP (ARMv7 Linux, hard-float)."
         );
     }
 }
 
 pub mod coroutine;
+pub(crate) mod fp;
 
 #[cfg(test)]
 mod tests;
@@ -74,6 +83,26 @@ mod tests;
 /// It must never return (there is nothing to return to: the trampoline traps) and must not
 /// unwind (catch every panic and switch away instead).
 pub type EntryFn = unsafe extern "C" fn(arg: usize, data: *mut u8) -> !;
+
+/// Where a coroutine and its resumer find each other: written by the asymmetric switch
+/// (`imp::resume`, `imp::suspend`), at a fixed address for the coroutine's whole life (its
+/// header, at the top of its stack).
+#[repr(C)]
+pub(crate) struct Link {
+    /// Stack pointer of the resumer, pointing at the return address its `resume` pushed
+    /// (or holds in its frame); valid while the coroutine runs.
+    pub(crate) caller: usize,
+    /// Stack pointer of the coroutine; valid while it is suspended.
+    pub(crate) sp: usize,
+}
+
+/// The asymmetric switch `Coroutine` is built on: the resumer *calls* into the coroutine and
+/// the coroutine *returns* to it, so the return-stack predictor stays right on both sides
+/// (see the header of `arch/x86_64_sysv_elf.s`). The contracts are those of `imp::resume`,
+/// `imp::suspend` and `imp::finish`.
+pub(crate) mod linked {
+    pub(crate) use super::imp::{finish, init_linked as init, resume, suspend};
+}
 
 /// The unsafe, symmetric context-switch primitives the runtime is built on.
 ///
@@ -116,9 +145,9 @@ pub mod raw {
     /// Lays out a fresh context below `top` whose first resumption calls `entry(arg, data)`,
     /// and returns its stack pointer, to be passed to [`switch`].
     ///
-    /// The fresh context starts with the ABI's initial floating-point control state (round to
-    /// nearest, exceptions masked) and a zeroed frame pointer and return address, so stack
-    /// walkers stop at its root.
+    /// The fresh context starts with a zeroed frame pointer and return address, so stack
+    /// walkers stop at its root, and in whatever floating-point environment its first
+    /// resumer has (the default one, under the contract of [`switch`]).
     ///
     /// # Safety
     /// `top` must be 16-byte aligned, and the [`INIT_SIZE`] bytes below it must be writable
@@ -135,9 +164,12 @@ pub mod raw {
     /// when some context later switches to that pointer, this call returns the value it
     /// passed.
     ///
-    /// Saves and restores the target ABI's full callee-saved state, including the
-    /// floating-point control registers; caller-saved registers are declared clobbered, so the
-    /// compiler keeps live values out of them.
+    /// Saves and restores the target ABI's callee-saved registers (integer and
+    /// floating-point/SIMD); caller-saved registers are declared clobbered, so the compiler
+    /// keeps live values out of them. The floating-point control state (rounding mode,
+    /// exception masks, flush-to-zero) is not switched: the code on both sides must run in
+    /// the default floating-point environment when it switches, as Rust code assumes (see
+    /// `docs/ABI.md`; the scheduler's `Builder::preserve_fp_env` is built on top).
     ///
     /// # Safety
     /// - `to` must be the stack pointer of a suspended context (returned by [`init`] or

@@ -130,6 +130,8 @@ pub(crate) mod flag {
     pub(crate) const EXTERNAL: u16 = 1 << 7;
     /// Not runnable until its start timer fires (`spawn_after`).
     pub(crate) const DELAYED: u16 = 1 << 8;
+    /// Spawned with `Builder::preserve_fp_env(true)`: keeps its own FP control state.
+    pub(crate) const FP_ENV: u16 = 1 << 9;
 }
 
 /// Interrupt bits in [`Green::pending`]: raised at the next switch point.

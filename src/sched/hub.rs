@@ -39,7 +39,7 @@ use super::green::{
 use super::park::{Shared, WaitOn, Wakeup, main_hub};
 use super::runqueue::List;
 use super::timer::{COMPACT_MIN, Timer, TimerHeap, TimerKind};
-use crate::context::raw;
+use crate::context::{fp, raw};
 use crate::fatal::fatal;
 use crate::stack::{self, Stack};
 
@@ -93,6 +93,8 @@ pub(crate) struct SpawnOpts {
     pub(crate) stack_size: usize,
     pub(crate) start: Start,
     pub(crate) detached: bool,
+    /// `Builder::preserve_fp_env`.
+    pub(crate) preserve_fp_env: bool,
 }
 
 /// Every live green thread of the hub, by slot. Holds the counted reference that keeps a
@@ -488,6 +490,9 @@ impl Hub {
         if let Start::At { .. } = opts.start {
             flags |= flag::DELAYED;
         }
+        if opts.preserve_fp_env {
+            flags |= flag::FP_ENV;
+        }
         let block = GreenBox::<T>::alloc(id, name, stack.size(), flags);
         // SAFETY: freshly allocated; its one reference goes to the slab below.
         let r = unsafe { GreenRef::from_raw(block) };
@@ -580,8 +585,25 @@ impl Hub {
         // the main green thread). `from.sp` is valid for writes (its block is alive, I1)
         // and nothing else writes it before `from` is resumed. No panic unwinds across:
         // callers never switch while `std::thread::panicking()`.
-        unsafe { raw::switch(from.sp.as_ptr(), to_g.sp.get(), 0) };
+        if from.has(flag::FP_ENV) {
+            self.switch_keeping_fp_env(from, to_g);
+        } else {
+            // SAFETY: see above.
+            unsafe { raw::switch(from.sp.as_ptr(), to_g.sp.get(), 0) };
+        }
         self.after_resume();
+    }
+
+    /// [`switch_to`](Self::switch_to)'s switch for a green thread spawned with
+    /// `preserve_fp_env(true)`: the next one gets the default FP environment, and ours comes
+    /// back when we are resumed (loads only where it is not the default).
+    #[inline(never)]
+    fn switch_keeping_fp_env(&self, from: &Green, to_g: &Green) {
+        let saved = fp::leave();
+        // SAFETY: as in `switch_to`, whose caller's checks this is part of.
+        unsafe { raw::switch(from.sp.as_ptr(), to_g.sp.get(), 0) };
+        // SAFETY: what `leave` returned in this green thread before the switch.
+        unsafe { fp::restore(saved) };
     }
 
     /// Picks the next green thread to run: the front of the run queue. Ticks (drains the
@@ -1319,6 +1341,10 @@ impl Hub {
         let next_g = unsafe { next.get() };
         next_g.set_state(State::Running);
         self.current.set(next.as_ptr());
+        if g.has(flag::FP_ENV) {
+            // The next green thread runs in the default environment.
+            let _ = fp::leave();
+        }
         let mut dead_sp = 0usize;
         // SAFETY: (raw::switch contract) as in `switch_to` for `next`. `dead_sp` is on
         // this stack, which stays mapped until the next context takes it out of the

@@ -573,6 +573,7 @@ pub fn is_kill_payload(payload: &(dyn Any + Send)) -> bool {
 pub struct Builder {
     name: Option<String>,
     stack_size: usize,
+    preserve_fp_env: bool,
 }
 
 impl Builder {
@@ -612,9 +613,44 @@ impl Builder {
         self
     }
 
+    /// Whether the green thread keeps its own floating-point control state while other
+    /// green threads run (default `false`).
+    ///
+    /// The control state is the rounding mode, the exception masks and flush-to-zero:
+    /// MXCSR bits 6..15 and the x87 control word on x86_64, FPCR on aarch64, `frm` on
+    /// riscv64 (status flags are not included). Rust code assumes the default environment,
+    /// so code that changes it must normally restore it before any call, and so before any
+    /// switch point (`sleep`, a lock, a join...). With `true`, the green thread may stay in
+    /// its own environment across switch points: when it switches away, the green thread
+    /// that runs next gets the default environment, and its own comes back when it is
+    /// resumed. It starts in the default environment. The cost is one read of the control
+    /// state per switch away (on x86_64 `stmxcsr` + `fnstcw`, a few nanoseconds) plus the
+    /// loads, which run only while its state is not the default. Green threads that did not
+    /// opt in pay nothing.
+    ///
+    /// Resuming a [`Coroutine`](crate::Coroutine) is a call, not a switch point: a green
+    /// thread in a non-default environment passes it to a coroutine that did not opt in
+    /// ([`CoroutineBuilder::preserve_fp_env`](crate::CoroutineBuilder::preserve_fp_env)).
+    ///
+    /// ```
+    /// let gt = greenthread::Builder::new()
+    ///     .preserve_fp_env(true)
+    ///     .spawn(|| {
+    ///         greenthread::sleep(std::time::Duration::ZERO);
+    ///         0.1f64 + 0.2
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(gt.join().unwrap(), 0.1 + 0.2);
+    /// ```
+    pub fn preserve_fp_env(mut self, preserve: bool) -> Builder {
+        self.preserve_fp_env = preserve;
+        self
+    }
+
     fn opts(self, start: Start, detached: bool) -> SpawnOpts {
         SpawnOpts {
             name: self.name,
+            preserve_fp_env: self.preserve_fp_env,
             stack_size: self.stack_size,
             start,
             detached,

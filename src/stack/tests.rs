@@ -22,7 +22,7 @@ fn usable_size_rules() {
         usize::MAX,
         usize::MAX - page + 1,
         isize::MAX as usize,
-        1 << 63,
+        1 << (usize::BITS - 1),
     ] {
         assert!(
             matches!(usable_size(huge), Err(StackError::TooLarge { requested }) if requested == huge),
@@ -74,6 +74,14 @@ fn release_clears_report_labels() {
 #[cfg(target_os = "linux")]
 #[test]
 fn kernel_sees_guard_and_usable_region() {
+    // qemu-user reserves a 32-bit guest's whole address space as one PROT_NONE host mapping
+    // and lists the guest's PROT_NONE guard merged with it (or not at all): nothing to read.
+    if cfg!(target_pointer_width = "32")
+        && std::env::var("GREENTHREAD_TEST_RUNNER").is_ok_and(|r| r.contains("qemu"))
+    {
+        eprintln!("SKIPPED under qemu-user: kernel_sees_guard_and_usable_region: 32-bit guest");
+        return;
+    }
     let stack = Stack::new(64 * 1024).unwrap();
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let find = |lo: usize, hi: usize| {

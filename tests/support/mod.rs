@@ -102,6 +102,16 @@ pub fn under_wine() -> bool {
     false
 }
 
+/// Whether `/proc/self/maps` cannot be trusted for counting or classifying this process's
+/// mappings: a 32-bit guest under qemu-user, which reserves the whole guest address space as
+/// one `PROT_NONE` host mapping and lists the guest's own `PROT_NONE` mappings (guard pages)
+/// merged with it, or not at all. Detected through `GREENTHREAD_TEST_RUNNER`, which names the
+/// emulator under qemu (see `.ci/cross.sh`).
+#[allow(dead_code)]
+pub fn maps_unreliable_under_qemu() -> bool {
+    cfg!(target_pointer_width = "32") && std::env::var(RUNNER_ENV).is_ok_and(|r| r.contains("qemu"))
+}
+
 /// For a test the emulator cannot support: when `emulated` is true, writes
 /// `SKIPPED under <emulator>: <test name>: <reason>` to the real stderr (past libtest's
 /// capture, so it shows in CI logs; `.ci/cross.sh` lists these lines per target) and returns

@@ -2,7 +2,8 @@
 //! can be read off one report (the machine is noisy; compare within a run).
 //!
 //! - `yield_ping_pong/*`: one iteration is one yield that switches to the other of two
-//!   green threads / coroutines / tasks. may runs with one worker; its coroutines run on
+//!   green threads / coroutines / tasks (`greenthread_fp_env`: both spawned with
+//!   `preserve_fp_env(true)`). may runs with one worker; its coroutines run on
 //!   that worker thread and the bench thread only waits for them.
 //! - `spawn_run_wait/*`: spawn a trivial green thread / coroutine / task returning a value,
 //!   let it run, wait for the value. greenthread and may with a warm stack pool; tokio on a
@@ -52,6 +53,25 @@ fn yield_ping_pong(c: &mut Criterion) {
                     greenthread::yield_now();
                 }
             });
+            let t = Instant::now();
+            x.join().unwrap();
+            y.join().unwrap();
+            t.elapsed() / 2
+        })
+    });
+    group.bench_function("greenthread_fp_env", |b| {
+        b.iter_custom(|iters| {
+            let spawn = || {
+                greenthread::Builder::new()
+                    .preserve_fp_env(true)
+                    .spawn(move || {
+                        for _ in 0..iters {
+                            greenthread::yield_now();
+                        }
+                    })
+                    .unwrap()
+            };
+            let (x, y) = (spawn(), spawn());
             let t = Instant::now();
             x.join().unwrap();
             y.join().unwrap();

@@ -6,9 +6,12 @@
 //! entry is compared with the one whose name starts with `greenthread`. Only groups measured
 //! in the same run should be compared: `scripts/benchmarks.sh` runs them together.
 //!
-//! Usage: `bench-report [--criterion DIR] [--out-md FILE] [--out-svg FILE] [--extra FILE]`
-//! where `--extra` names a file of `label<TAB>value<TAB>unit` lines (e.g. memory per green
-//! thread from `examples/parked.rs`) added to the table as measured.
+//! Usage: `bench-report [--criterion DIR] [--out-md FILE] [--out-svg FILE] [--extra FILE]
+//! [--instructions FILE]` where `--extra` names a file of `label<TAB>value<TAB>unit` lines
+//! (e.g. memory per green thread from `examples/parked.rs`) added to the table as measured,
+//! and `--instructions` a file of `group/implementation<TAB>count` lines (callgrind
+//! instructions per iteration, from `scripts/instructions.sh`) shown beside the times, with
+//! greenthread's count divided by each peer's.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -89,10 +92,26 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
-fn markdown(groups: &BTreeMap<String, Vec<Entry>>, extra: &str) -> String {
+/// `group/implementation` -> instructions per iteration.
+fn read_instructions(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, n) = l.split_once('\t')?;
+            Some((id.trim().to_string(), n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn markdown(
+    groups: &BTreeMap<String, Vec<Entry>>,
+    extra: &str,
+    instr: &BTreeMap<String, f64>,
+) -> String {
     let mut md = String::new();
-    md.push_str("| benchmark | implementation | mean | 95% CI | greenthread / peer |\n");
-    md.push_str("|---|---|---|---|---|\n");
+    md.push_str(
+        "| benchmark | implementation | mean | 95% CI | greenthread / peer (time) | instructions | greenthread / peer (instructions) |\n",
+    );
+    md.push_str("|---|---|---|---|---|---|---|\n");
     for (group, entries) in groups {
         let peers: Vec<&Entry> = entries
             .iter()
@@ -109,9 +128,26 @@ fn markdown(groups: &BTreeMap<String, Vec<Entry>>, extra: &str) -> String {
             } else {
                 String::from("-")
             };
+            let count = |name: &str| instr.get(&format!("{group}/{name}")).copied();
+            let own = count(&e.name);
+            let own_text = own.map_or_else(|| String::from("-"), |n| format!("{n:.0}"));
+            let instr_ratios = match own {
+                Some(n) if e.name.starts_with("greenthread") => {
+                    let r: Vec<String> = peers
+                        .iter()
+                        .filter_map(|p| Some(format!("{:.2}x {}", n / count(&p.name)?, p.name)))
+                        .collect();
+                    if r.is_empty() {
+                        String::from("-")
+                    } else {
+                        r.join(", ")
+                    }
+                }
+                _ => String::from("-"),
+            };
             let _ = writeln!(
                 md,
-                "| {group} | {} | {} | {} .. {} | {ratios} |",
+                "| {group} | {} | {} | {} .. {} | {ratios} | {own_text} | {instr_ratios} |",
                 e.name,
                 fmt_ns(e.mean_ns),
                 fmt_ns(e.lo_ns),
@@ -126,7 +162,10 @@ fn markdown(groups: &BTreeMap<String, Vec<Entry>>, extra: &str) -> String {
             parts.next().unwrap_or(""),
             parts.next().unwrap_or(""),
         );
-        let _ = writeln!(md, "| {label} | greenthread | {value} {unit} | - | - |");
+        let _ = writeln!(
+            md,
+            "| {label} | greenthread | {value} {unit} | - | - | - | - |"
+        );
     }
     md
 }
@@ -193,6 +232,7 @@ fn main() {
     let mut out_md: Option<PathBuf> = None;
     let mut out_svg: Option<PathBuf> = None;
     let mut extra = String::new();
+    let mut instructions = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -201,11 +241,12 @@ fn main() {
             "--out-md" => out_md = Some(val().into()),
             "--out-svg" => out_svg = Some(val().into()),
             "--extra" => extra = fs::read_to_string(val()).unwrap_or_default(),
+            "--instructions" => instructions = fs::read_to_string(val()).unwrap_or_default(),
             other => panic!("unknown argument {other}"),
         }
     }
     let groups = read_entries(&criterion);
-    let table = markdown(&groups, &extra);
+    let table = markdown(&groups, &extra, &read_instructions(&instructions));
     match out_md {
         // Replace what lies between the markers, keep the prose around it.
         Some(path) => {
