@@ -101,36 +101,80 @@ run_target() {
     esac
 }
 
-# Profiles to run every target in: users build release, so both by default.
+# Profiles to run every target in: users build release, so both by default. The doc tests
+# run in the debug profile only (they are the same code; under emulation each is a separate
+# binary, and they are a third of a target's time); release runs the library's and the
+# integration tests.
 read -r -a profiles <<< "${CROSS_PROFILES:-debug release}"
 
-declare -A result seconds
-failed=0
+# Each target gets its own target directory (the std built for it is reused across runs),
+# so two targets can run at once: the emulated test runs are single-threaded (the suites
+# run serially), so two lanes use both cores. CROSS_LANES=1 runs everything in order.
+lanes=${CROSS_LANES:-2}
+
+# run_one TARGET PROFILE: one run, logged to $logs/TARGET.PROFILE.log; the result and the
+# seconds it took go to $logs/TARGET.PROFILE.result.
+run_one() {
+    local target=$1 profile=$2 start rc
+    start=$(date +%s)
+    local extra=()
+    if [ "$profile" = release ]; then
+        extra=(--release)
+        case "$target" in *-apple-darwin) ;; *) extra+=(--lib --tests) ;; esac
+    fi
+    rc=ok
+    CROSS_TARGET_DIR="$CROSS_TARGET_DIR/$target" run_target "$target" "${extra[@]}" \
+        > "$logs/$target.$profile.log" 2>&1 || rc=FAILED
+    echo "$rc $(( $(date +%s) - start ))" > "$logs/$target.$profile.result"
+    printf '[cross] %-38s %s (%ss)\n' "$target/$profile" "$rc" "$(( $(date +%s) - start ))"
+}
+
 runs=()
 for target in "${targets[@]}"; do
     for profile in "${profiles[@]}"; do
-        run="$target/$profile"
-        runs+=("$run")
-        step "$run"
-        start=$(date +%s)
-        log=$logs/$target.$profile.log
-        extra=()
-        [ "$profile" = release ] && extra=(--release)
-        if run_target "$target" "${extra[@]}" 2>&1 | tee "$log"; then
-            result[$run]=ok
-        else
-            result[$run]=FAILED
-            failed=1
-        fi
-        seconds[$run]=$(( $(date +%s) - start ))
+        runs+=("$target/$profile")
+        rm -f "$logs/$target.$profile.result"
     done
 done
+
+# Deal the targets round-robin into the lanes; each lane runs its targets in order.
+declare -a lane_targets
+for i in "${!targets[@]}"; do
+    l=$(( i % lanes ))
+    lane_targets[$l]="${lane_targets[$l]:-} ${targets[$i]}"
+done
+step "cross runs: ${#runs[@]} in $lanes lane(s); logs in $logs"
+pids=()
+for l in $(seq 0 $(( lanes - 1 ))); do
+    (
+        for target in ${lane_targets[$l]:-}; do
+            for profile in "${profiles[@]}"; do
+                run_one "$target" "$profile"
+            done
+        done
+    ) &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || true; done
 # Wine leaves a wineserver running for a few seconds; don't let it outlive CI's step.
 if command -v wineserver >/dev/null 2>&1; then wineserver -k 2>/dev/null || true; fi
 
+failed=0
+for run in "${runs[@]}"; do
+    f="$logs/${run%/*}.${run##*/}"
+    if ! grep -q '^ok ' "$f.result" 2>/dev/null; then
+        failed=1
+        printf '\n=== %s FAILED: the end of its log (%s.log)\n' "$run" "$f"
+        grep -E '^(test .* FAILED|---- |thread .* panicked|error(\[|:))' "$f.log" | head -40 || true
+        tail -40 "$f.log" || true
+    fi
+done
+
 step "cross summary"
 for run in "${runs[@]}"; do
-    printf '%-38s %-7s %4ss\n' "$run" "${result[$run]}" "${seconds[$run]}"
-    grep -ho 'SKIPPED under .*' "$logs/${run%/*}.${run##*/}.log" | sort -u | sed 's/^/    /' || true
+    f="$logs/${run%/*}.${run##*/}"
+    read -r rc secs < "$f.result" 2>/dev/null || { rc=MISSING; secs=0; }
+    printf '%-38s %-7s %4ss\n' "$run" "$rc" "$secs"
+    grep -ho 'SKIPPED under .*' "$f.log" 2>/dev/null | sort -u | sed 's/^/    /' || true
 done
 exit $failed
