@@ -66,6 +66,7 @@ mod fatal;
 
 pub mod context;
 pub mod facade;
+pub mod net;
 pub mod sched;
 pub mod stack;
 pub mod sync;
@@ -83,6 +84,7 @@ pub struct PythonApiDoctests;
 pub use context::coroutine::{Coroutine, CoroutineResult, Yielder};
 pub use error::{Error, TIMEOUT_MAX, Wait};
 pub use facade::thread;
+pub use net::spawn_blocking;
 pub use sched::{
     Builder, GreenHandle, GreenThread, current, dump, getcurrent, kill, sleep, sleep_until, spawn,
     spawn_after, spawn_after_local, spawn_n, yield_now,

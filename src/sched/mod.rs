@@ -135,6 +135,7 @@ mod dump;
 mod error;
 mod green;
 mod hub;
+pub(crate) mod io;
 mod park;
 mod runqueue;
 mod timer;
