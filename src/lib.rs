@@ -70,6 +70,8 @@ pub mod net;
 pub mod sched;
 pub mod stack;
 pub mod sync;
+#[cfg(unix)]
+pub mod unix;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -73,7 +73,7 @@
 
 mod addr;
 mod blocking;
-mod fd;
+pub(crate) mod fd;
 mod tcp;
 mod udp;
 
