@@ -77,6 +77,9 @@ pub(crate) mod fd;
 mod tcp;
 mod udp;
 
+#[cfg(test)]
+mod tests;
+
 pub use addr::{ToSocketAddrs, lookup_host};
 pub use blocking::{BLOCKING_THREADS, spawn_blocking};
 pub use tcp::{Incoming, TcpListener, TcpStream};

@@ -840,9 +840,16 @@ impl Hub {
     /// Whether this hub has any source registered with its poller, or a green thread
     /// waiting for I/O: such a hub can be woken by the network even when no timer is
     /// pending and no park is external. (For the stall report of external-only hubs.)
-    #[allow(dead_code)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn has_registered_io(&self) -> bool {
         self.io_waiters.get() != 0 || self.io.borrow().as_ref().is_some_and(|d| d.registered != 0)
+    }
+
+    /// `(live registrations, I/O waiters, has_registered_io)`, for tests.
+    #[cfg(test)]
+    pub(crate) fn io_counts(&self) -> (usize, usize, bool) {
+        let registered = self.io.borrow().as_ref().map_or(0, |d| d.registered);
+        (registered, self.io_waiters.get(), self.has_registered_io())
     }
 
     /// Registers `src` (for reading and writing, edge-triggered) with this hub's poller,

@@ -502,3 +502,13 @@ fn with_raw_source<R>(
         None => unreachable!(),
     }
 }
+
+/// `(live registrations, green threads waiting for I/O, whether any I/O is registered)` of
+/// this OS thread's hub (tests).
+#[cfg(test)]
+pub(crate) fn counts() -> (usize, usize, bool) {
+    match current::existing() {
+        Some(hub) => hub.io_counts(),
+        None => (0, 0, false),
+    }
+}
