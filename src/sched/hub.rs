@@ -640,7 +640,7 @@ impl Hub {
         if !self.timers.borrow().is_empty() {
             self.fire_timers(Instant::now());
         }
-        if self.io_waiters.get() != 0 && self.runq.len() != 0 {
+        if self.io_waiters.get() != 0 && !self.runq.is_empty() {
             self.poll_io(Some(Duration::ZERO));
         }
     }
