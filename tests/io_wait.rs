@@ -1,11 +1,15 @@
 //! `net::wait_readable` / `wait_writable` on raw fds, and `spawn_blocking`.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
+#[cfg(unix)]
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use greenthread::net::{wait_readable, wait_writable};
+use greenthread::net::wait_readable;
+#[cfg(unix)]
+use greenthread::net::wait_writable;
 
 const SLOW: Duration = Duration::from_secs(20);
 
@@ -22,6 +26,24 @@ fn pipe() -> (std::fs::File, std::fs::File) {
             std::fs::File::from_raw_fd(fds[1]),
         )
     }
+}
+
+#[test]
+fn wait_readable_on_a_std_udp_socket() {
+    let a = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    a.set_nonblocking(true).unwrap();
+    let to = a.local_addr().unwrap();
+    let sender = greenthread::spawn(move || {
+        let b = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        b.send_to(b"u", to).unwrap();
+    });
+    wait_readable(&a, Some(SLOW)).unwrap();
+    assert_eq!(a.recv_from(&mut [0u8; 4]).unwrap().0, 1);
+    sender.join().unwrap();
+    let t = Instant::now();
+    let e = wait_readable(&a, Some(Duration::from_millis(30))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(t.elapsed() >= Duration::from_millis(30));
 }
 
 #[cfg(unix)]
