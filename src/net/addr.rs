@@ -131,6 +131,15 @@ fn resolve<I: Iterator<Item = SocketAddr>>(
 /// assert!(a.iter().all(|a| a.ip().is_loopback() && a.port() == 80));
 /// ```
 ///
+/// # Python equivalent
+///
+/// `gevent.socket.getaddrinfo(host, port)`.
+///
+/// # Differences
+///
+/// Returns the socket addresses only (no family, type, protocol or canonical name
+/// filters).
+///
 /// # Errors
 ///
 /// The resolver's error (e.g. an unknown host), `InvalidInput` for a malformed string.

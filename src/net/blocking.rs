@@ -120,6 +120,16 @@ struct Slot<R> {
 /// assert!(len.unwrap() > 0);
 /// ```
 ///
+/// # Python equivalent
+///
+/// `gevent.get_hub().threadpool.apply(func)` (`gevent.threadpool.ThreadPool.apply`).
+///
+/// # Differences
+///
+/// One process-wide pool of [`BLOCKING_THREADS`] OS threads (gevent: one pool per hub, 10
+/// threads by default); no arguments (capture them in the closure); a killed caller does
+/// not wait for `f`.
+///
 /// # Panics
 ///
 /// If `f` panics, the panic is resumed in the caller (with `resume_unwind`, so the

@@ -123,6 +123,15 @@ use crate::sched::io::{READ, WRITE, wait_raw};
 /// # }
 /// ```
 ///
+/// # Python equivalent
+///
+/// `gevent.socket.wait_read(fileno, timeout=None)`.
+///
+/// # Differences
+///
+/// Takes the fd owner by reference (`AsRawFd`), not an integer; a timeout is a
+/// `TimedOut` error (gevent raises `socket.timeout`); no `timeout_exc` argument.
+///
 /// # Errors
 ///
 /// `TimedOut` after `timeout`; `InvalidInput` for a zero timeout (as std's socket
@@ -153,6 +162,14 @@ pub fn wait_readable<F: std::os::fd::AsRawFd + ?Sized>(
 /// greenthread::net::wait_writable(&a, None).unwrap();
 /// # }
 /// ```
+///
+/// # Python equivalent
+///
+/// `gevent.socket.wait_write(fileno, timeout=None)`.
+///
+/// # Differences
+///
+/// As [`wait_readable`].
 ///
 /// # Errors
 ///

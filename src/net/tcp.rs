@@ -280,6 +280,15 @@ impl TcpStream {
     /// assert_eq!(c.peer_addr().unwrap(), l.local_addr().unwrap());
     /// ```
     ///
+    /// # Python equivalent
+    ///
+    /// `gevent.socket.create_connection(address)`.
+    ///
+    /// # Differences
+    ///
+    /// No `timeout` (use [`connect_timeout`](Self::connect_timeout) for one address) or
+    /// `source_address` argument.
+    ///
     /// # Errors
     ///
     /// `ConnectionRefused` when nothing listens, the last address's error if none
