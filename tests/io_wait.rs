@@ -118,7 +118,11 @@ fn an_fd_closed_by_another_thread_while_waited_on_ends_with_the_timeout() {
     use std::os::fd::IntoRawFd;
     let (r, w) = pipe();
     let raw = r.into_raw_fd();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
     let closer = std::thread::spawn(move || {
+        // Closes only once the fd is registered and waited on (the green thread below runs
+        // when main parks).
+        rx.recv().unwrap();
         std::thread::sleep(Duration::from_millis(30));
         // SAFETY: we own `raw` (taken with into_raw_fd) and close it once.
         unsafe { libc::close(raw) };
@@ -129,8 +133,10 @@ fn an_fd_closed_by_another_thread_while_waited_on_ends_with_the_timeout() {
             self.0
         }
     }
+    let signal = greenthread::spawn(move || tx.send(()).unwrap());
     let t = Instant::now();
     let r = wait_readable(&Raw(raw), Some(Duration::from_millis(200)));
+    signal.join().unwrap();
     closer.join().unwrap();
     assert!(t.elapsed() >= Duration::from_millis(30));
     // Either the wait ran into its timeout, or (the fd number was reused or the poller
