@@ -27,6 +27,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const CONNS: usize = 100;
 const MSG: usize = 64;
+/// The servers' read buffer: larger than a request, as a real server's would be, so a read
+/// that returns a whole request is a short read (which lets readiness-tracking runtimes
+/// skip the read that would fail with `EAGAIN`). The same for every server.
+const BUF: usize = 4096;
 
 /// CPU time (user + system) of the process or of the calling thread.
 fn cpu(who: libc::c_int) -> Duration {
@@ -56,7 +60,7 @@ fn greenthread_server(l: std::net::TcpListener, stop: Arc<AtomicBool>) {
         }
         s.set_nodelay(true).unwrap();
         handles.push(greenthread::spawn(move || {
-            let mut buf = [0u8; MSG];
+            let mut buf = [0u8; BUF];
             loop {
                 match s.read(&mut buf) {
                     Ok(0) | Err(_) => break,
@@ -91,7 +95,7 @@ fn tokio_server(l: std::net::TcpListener, stop: Arc<AtomicBool>) {
             }
             s.set_nodelay(true).unwrap();
             tasks.push(tokio::spawn(async move {
-                let mut buf = [0u8; MSG];
+                let mut buf = [0u8; BUF];
                 loop {
                     match s.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
@@ -131,7 +135,7 @@ fn may_server(l: std::net::TcpListener, stop: Arc<AtomicBool>) {
                 s.set_nodelay(true).unwrap();
                 // SAFETY: as above.
                 hs.push(may::coroutine::spawn(move || {
-                    let mut buf = [0u8; MSG];
+                    let mut buf = [0u8; BUF];
                     loop {
                         match s.read(&mut buf) {
                             Ok(0) | Err(_) => break,
@@ -161,7 +165,7 @@ fn std_server(l: std::net::TcpListener, stop: Arc<AtomicBool>) {
         }
         s.set_nodelay(true).unwrap();
         ts.push(std::thread::spawn(move || {
-            let mut buf = [0u8; MSG];
+            let mut buf = [0u8; BUF];
             loop {
                 match s.read(&mut buf) {
                     Ok(0) | Err(_) => break,
