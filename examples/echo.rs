@@ -28,7 +28,7 @@ fn main() {
             let Ok(mut s) = conn else { continue };
             s.set_nodelay(true).unwrap();
             greenthread::spawn_n(move || {
-                let mut buf = [0u8; 64];
+                let mut buf = [0u8; 4096];
                 loop {
                     match s.read(&mut buf) {
                         Ok(0) | Err(_) => break,
