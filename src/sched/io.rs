@@ -462,14 +462,20 @@ fn with_raw_source<R>(
     fd: RawSource,
     f: impl Fn(&mut mio::unix::SourceFd<'_>) -> io::Result<R>,
 ) -> io::Result<R> {
-    use std::os::fd::{AsRawFd, BorrowedFd};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     match f(&mut mio::unix::SourceFd(&fd)) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             // Registered already (one of our sockets): wait on a duplicate, which epoll
-            // treats as a separate registration of the same file.
-            // SAFETY: the caller passed an fd it owns or borrows for this call
-            // (`AsRawFd`), open at least until we return.
-            let dup = unsafe { BorrowedFd::borrow_raw(fd) }.try_clone_to_owned()?;
+            // treats as a separate registration of the same file. `fcntl` on an arbitrary
+            // integer is harmless (EBADF if it is not open), unlike a `BorrowedFd`, whose
+            // contract an `AsRawFd` impl cannot promise us.
+            // SAFETY: `fcntl(F_DUPFD_CLOEXEC)` reads no memory of ours.
+            let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+            if new < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `new` was just returned by `fcntl`: an open fd nobody else owns.
+            let dup = unsafe { OwnedFd::from_raw_fd(new) };
             let raw = dup.as_raw_fd();
             f(&mut mio::unix::SourceFd(&raw))
         }
