@@ -9,7 +9,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use greenthread::net::{TcpListener, TcpStream};
