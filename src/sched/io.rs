@@ -223,13 +223,14 @@ impl<S: Source> IoSource<S> {
         self.src.borrow()
     }
 
-    /// Whether calls return `WouldBlock` rather than park (the user's
-    /// `set_nonblocking(true)`).
+    /// Makes calls return `WouldBlock` rather than park (the user's
+    /// `set_nonblocking(true)`), or park again.
     pub(crate) fn set_nonblocking(&self, on: bool) {
         self.nonblocking.set(on);
     }
 
-    /// See [`set_nonblocking`](Self::set_nonblocking).
+    /// Whether calls return `WouldBlock` rather than park; see
+    /// [`set_nonblocking`](Self::set_nonblocking).
     pub(crate) fn is_nonblocking(&self) -> bool {
         self.nonblocking.get()
     }
