@@ -71,6 +71,7 @@ mod fatal;
 pub mod channel;
 pub mod context;
 pub mod facade;
+pub mod net;
 pub mod pool;
 pub mod queue;
 pub mod sched;
@@ -78,6 +79,8 @@ pub mod select;
 pub mod stack;
 pub mod sync;
 pub mod timeout;
+#[cfg(unix)]
+pub mod unix;
 
 /// Auto traits and variance of the public types, pinned by `compile_fail` doc tests.
 #[cfg(doctest)]
@@ -98,6 +101,7 @@ pub use error::Error;
 // Python-shaped: public in the `thread` facade, not on the front page.
 pub(crate) use error::Wait;
 pub use facade::thread;
+pub use net::spawn_blocking;
 pub use sched::{
     Builder, GreenHandle, GreenLocal, GreenThread, current, dump, getcurrent, kill, sleep,
     sleep_until, spawn, spawn_after, spawn_after_local, spawn_n, yield_now,

@@ -56,6 +56,18 @@ fn rust_items() -> BTreeSet<&'static str> {
     refer!(s, fn "greenthread::spawn_after" => greenthread::spawn_after::<fn(), ()>);
     refer!(s, fn "greenthread::spawn_after_local" => greenthread::spawn_after_local::<fn(), ()>);
     refer!(s, fn "greenthread::spawn_n" => greenthread::spawn_n::<fn()>);
+    // gevent.socket, gevent.threadpool
+    #[cfg(unix)]
+    refer!(s, fn "greenthread::net::wait_readable" => greenthread::net::wait_readable::<std::fs::File>);
+    #[cfg(unix)]
+    refer!(s, fn "greenthread::net::wait_writable" => greenthread::net::wait_writable::<std::fs::File>);
+    #[cfg(windows)]
+    refer!(s, fn "greenthread::net::wait_readable" => greenthread::net::wait_readable::<std::net::UdpSocket>);
+    #[cfg(windows)]
+    refer!(s, fn "greenthread::net::wait_writable" => greenthread::net::wait_writable::<std::net::UdpSocket>);
+    refer!(s, fn "greenthread::net::TcpStream::connect" => greenthread::net::TcpStream::connect::<std::net::SocketAddr>);
+    refer!(s, fn "greenthread::net::lookup_host" => greenthread::net::lookup_host::<&str>);
+    refer!(s, fn "greenthread::spawn_blocking" => greenthread::spawn_blocking::<fn(), ()>);
     // gevent.lock and the lock objects
     refer!(s, fn "greenthread::sync::Lock::acquire_with" => <Lock>::acquire_with);
     refer!(s, fn "greenthread::sync::Lock::release" => <Lock>::release);
@@ -327,6 +339,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("`eventlet.queue`", "eventlet.queue."),
     ("`eventlet.event`", "eventlet.event."),
     ("`eventlet.timeout`", "eventlet.timeout."),
+    ("`gevent.socket`", "gevent.socket."),
+    ("`gevent.threadpool`", "gevent.threadpool."),
 ];
 
 /// The tables of `docs/PYTHON_API.md`, generated from `IMPLEMENTS`.

@@ -785,4 +785,30 @@ pub const IMPLEMENTS: &[Mapping] = &[
         "greenthread::facade::eventlet::with_timeout",
         "= timeout::with_timeout",
     ),
+    // ---- gevent.socket, gevent.threadpool (cooperative I/O) -----------------------------
+    m(
+        "gevent.socket.wait_read",
+        "greenthread::net::wait_readable",
+        "takes &impl AsRawFd (AsRawSocket on Windows) and Option<Duration>; TimedOut error instead of socket.timeout",
+    ),
+    m(
+        "gevent.socket.wait_write",
+        "greenthread::net::wait_writable",
+        "as wait_readable",
+    ),
+    m(
+        "gevent.socket.create_connection",
+        "greenthread::net::TcpStream::connect",
+        "no timeout/source_address arguments (connect_timeout for one address)",
+    ),
+    m(
+        "gevent.socket.getaddrinfo",
+        "greenthread::net::lookup_host",
+        "returns Vec<SocketAddr>, no family/type/proto filters",
+    ),
+    m(
+        "gevent.threadpool.ThreadPool.apply",
+        "greenthread::spawn_blocking",
+        "one global pool of 8 OS threads; a panic is resumed in the caller",
+    ),
 ];

@@ -26,6 +26,7 @@ use core::cell::{Cell, RefCell};
 use core::mem::{align_of, size_of};
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
+use std::io;
 use std::panic::resume_unwind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,9 @@ use super::error::{HubError, KillError, ParkError, SpawnError};
 use super::green::{
     BLOCK_CACHE_CAP, BLOCK_LAYOUT, GPtr, Green, GreenBox, GreenRef, GreenThread, State, Wake,
     entry, flag, pending,
+};
+use super::io::{
+    self as io_mod, Driver, IoWait, READ, READ_CLOSED, WAKER_TOKEN, WRITE, WRITE_CLOSED,
 };
 use super::park::{Shared, WaitOn, Wakeup, main_hub};
 use super::runqueue::List;
@@ -146,6 +150,14 @@ pub(crate) struct Hub {
     pub(crate) block_cache: RefCell<Vec<core::ptr::NonNull<u8>>>,
     /// Parked green threads whose park another OS thread may end.
     external_parks: Cell<usize>,
+    /// The I/O poller, made on the first wait for I/O (`sched::io`); until then the hub
+    /// idles on its `Condvar`.
+    io: RefCell<Option<Box<Driver>>>,
+    /// Green threads parked until a registered source is ready (they count against
+    /// deadlock: the poller can wake them).
+    io_waiters: Cell<usize>,
+    /// Second buffer for posted I/O frees (swapped, so draining does not allocate).
+    io_spare: RefCell<Vec<(u32, u32)>>,
     shutting_down: Cell<bool>,
     /// Deadlock report for the main green thread, set with `Wake::Deadlock`.
     report: RefCell<Option<DeadlockReport>>,
@@ -204,6 +216,9 @@ impl Hub {
             word_slots: Cell::new(0),
             block_cache: RefCell::new(Vec::with_capacity(BLOCK_CACHE_CAP)),
             external_parks: Cell::new(0),
+            io: RefCell::new(None),
+            io_waiters: Cell::new(0),
+            io_spare: RefCell::new(Vec::new()),
             shutting_down: Cell::new(false),
             report: RefCell::new(None),
             stall_reported: Cell::new(false),
@@ -640,13 +655,18 @@ impl Hub {
         }
     }
 
-    /// Picks up posted wakes and interrupts, and fires due timers.
+    /// Picks up posted wakes and interrupts, fires due timers, and, while green threads
+    /// wait for I/O and others are runnable, collects I/O readiness without blocking (so a
+    /// busy run queue never starves sockets; when it is empty, `idle` polls anyway).
     fn tick(&self) {
         if self.shared.has_posts() {
             self.drain_inbox();
         }
         if !self.timers.borrow().is_empty() {
             self.fire_timers(Instant::now());
+        }
+        if self.io_waiters.get() != 0 && !self.runq.is_empty() {
+            self.poll_io(Some(Duration::ZERO));
         }
     }
 
@@ -660,6 +680,9 @@ impl Hub {
         self.spare.replace(wakes);
         if let Some(payload) = interrupt {
             self.interrupt_local(payload);
+        }
+        if self.shared.io.get().is_some() {
+            self.drain_io_frees();
         }
     }
 
@@ -732,12 +755,17 @@ impl Hub {
     /// OS thread, or report a deadlock if neither can ever come.
     fn idle(&self) {
         let deadline = self.next_deadline();
-        if deadline.is_none() && self.external_parks.get() == 0 && !self.shared.has_posts() {
+        if deadline.is_none()
+            && self.external_parks.get() == 0
+            && self.io_waiters.get() == 0
+            && !self.shared.has_posts()
+        {
             self.deadlock();
             return;
         }
         if deadline.is_none()
             && !self.stall_reported.get()
+            && !self.has_registered_io()
             && let Some(after) = super::stall_report_after()
         {
             // Nothing runnable, no timer: only parks another OS thread may end. Wait at
@@ -745,14 +773,14 @@ impl Hub {
             // Go print "all goroutines are asleep"; here another OS thread may still wake
             // us, so nothing fails).
             let until = Instant::now().checked_add(after);
-            self.shared.wait(until);
+            self.idle_wait(until);
             if !self.shared.has_posts() && until.is_some_and(|u| Instant::now() >= u) {
                 self.stall_reported.set(true);
                 self.print_stall_report(after);
             }
             return;
         }
-        self.shared.wait(deadline);
+        self.idle_wait(deadline);
         if self.shared.has_posts() {
             // Something happened: a later stall is a new one, reported again.
             self.stall_reported.set(false);
@@ -780,6 +808,277 @@ impl Hub {
         }
         text.push('\n');
         let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+
+    /// The idle wait itself: in the poller once the hub has one (I/O events, timers and
+    /// posts all end it), else on the inbox's `Condvar`.
+    fn idle_wait(&self, deadline: Option<Instant>) {
+        if self.io.borrow().is_some() {
+            self.idle_poll(deadline);
+        } else {
+            self.shared.wait(deadline);
+        }
+    }
+
+    // ------------------------------------------------------------------ I/O (sched::io)
+
+    /// [`idle`](Self::idle) once the hub has a poller: block in it until the next timer,
+    /// an I/O event, or a post (which wakes it through the `mio::Waker`).
+    #[cold]
+    fn idle_poll(&self, deadline: Option<Instant>) {
+        if !self.shared.begin_poll_sleep() {
+            return;
+        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        self.poll_io(timeout);
+        self.shared.end_poll_sleep();
+    }
+
+    /// Collects I/O events (waiting up to `timeout`, `None`: until one comes) and makes
+    /// the green threads waiting on them runnable.
+    fn poll_io(&self, timeout: Option<Duration>) {
+        let mut io = self.io.borrow_mut();
+        let Some(d) = io.as_mut() else {
+            return;
+        };
+        let Driver {
+            poll,
+            events,
+            entries,
+            ..
+        } = &mut **d;
+        if let Err(e) = poll.poll(events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return;
+            }
+            fatal!("the I/O poller failed: {e}");
+        }
+        for ev in events.iter() {
+            if ev.token() == WAKER_TOKEN {
+                continue;
+            }
+            let (idx, generation) = io_mod::untoken(ev.token());
+            let Some(e) = entries
+                .get_mut(idx as usize)
+                .filter(|e| e.live && e.generation == generation)
+            else {
+                continue;
+            };
+            if ev.is_read_closed() {
+                e.ready |= READ_CLOSED;
+            }
+            if ev.is_write_closed() {
+                e.ready |= WRITE_CLOSED;
+            }
+            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                e.ready |= READ;
+                for (slot, token) in e.readers.drain(..) {
+                    self.io_wake(slot, token);
+                }
+            }
+            if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
+                e.ready |= WRITE;
+                for (slot, token) in e.writers.drain(..) {
+                    self.io_wake(slot, token);
+                }
+            }
+        }
+    }
+
+    /// Ends the I/O park `token` of the green thread in `slot`, if it still waits there.
+    /// Borrows only the slab (never `io`).
+    fn io_wake(&self, slot: u32, token: u64) {
+        if let Some(p) = self.slab_get(slot) {
+            // SAFETY: I1: in the slab; no switch below.
+            let g = unsafe { p.get() };
+            if self.unpark(g, token, Wake::Woken).is_some() {
+                // SAFETY: now Ready and on no list; I1 keeps it alive.
+                unsafe { self.runq.push_back(g) };
+            }
+        }
+    }
+
+    /// Frees the registrations that other OS threads gave up (sockets moved away).
+    #[cold]
+    fn drain_io_frees(&self) {
+        let mut frees = self.io_spare.take();
+        self.shared.take_io_frees(&mut frees);
+        if let Some(d) = self.io.borrow_mut().as_mut() {
+            for &(idx, generation) in &frees {
+                d.release(idx, generation);
+            }
+        }
+        frees.clear();
+        self.io_spare.replace(frees);
+    }
+
+    /// Whether this hub has any source registered with its poller, or a green thread
+    /// waiting for I/O: such a hub can be woken by the network even when no timer is
+    /// pending and no park is external. (For the stall report of external-only hubs.)
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn has_registered_io(&self) -> bool {
+        self.io_waiters.get() != 0 || self.io.borrow().as_ref().is_some_and(|d| d.registered != 0)
+    }
+
+    /// `(live registrations, I/O waiters, has_registered_io)`, for tests.
+    #[cfg(test)]
+    pub(crate) fn io_counts(&self) -> (usize, usize, bool) {
+        let registered = self.io.borrow().as_ref().map_or(0, |d| d.registered);
+        (registered, self.io_waiters.get(), self.has_registered_io())
+    }
+
+    /// Registers `src` (for reading and writing, edge-triggered) with this hub's poller,
+    /// making the poller first if needed. Returns `(index, generation)`.
+    pub(crate) fn io_register<S: mio::event::Source + ?Sized>(
+        &self,
+        src: &mut S,
+        fd: u64,
+    ) -> io::Result<(u32, u32)> {
+        let mut io = self.io.borrow_mut();
+        if io.is_none() {
+            *io = Some(Box::new(Driver::new(&self.shared)?));
+        }
+        let Some(d) = io.as_mut() else {
+            fatal!("the I/O driver vanished");
+        };
+        let (idx, generation) = d.alloc(fd);
+        if let Err(e) = d.poll.registry().register(
+            src,
+            io_mod::token(idx, generation),
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        ) {
+            d.release(idx, generation);
+            return Err(e);
+        }
+        Ok((idx, generation))
+    }
+
+    /// Removes a registration made by [`io_register`](Self::io_register); green threads
+    /// still waiting on it (only possible for raw fds) wake and see it closed.
+    pub(crate) fn io_deregister<S: mio::event::Source + ?Sized>(
+        &self,
+        src: &mut S,
+        idx: u32,
+        generation: u32,
+    ) {
+        let waiters = {
+            let mut io = self.io.borrow_mut();
+            let Some(d) = io.as_mut() else {
+                return;
+            };
+            let _ = d.poll.registry().deregister(src);
+            let Some(e) = d.entry(idx, generation) else {
+                return;
+            };
+            let mut w = core::mem::take(&mut e.readers);
+            w.append(&mut e.writers);
+            d.release(idx, generation);
+            w
+        };
+        for (slot, token) in waiters {
+            self.io_wake(slot, token);
+        }
+    }
+
+    /// Whether the readiness bit `dir` of a registration is set.
+    #[inline]
+    pub(crate) fn io_is_ready(&self, idx: u32, generation: u32, dir: u8) -> bool {
+        match self
+            .io
+            .borrow_mut()
+            .as_mut()
+            .and_then(|d| d.entry(idx, generation))
+        {
+            Some(e) => e.ready & dir != 0,
+            None => true,
+        }
+    }
+
+    /// Clears the readiness bit `dir` (a call returned `WouldBlock`, or drained the
+    /// buffer), unless that side is closed: an edge-triggered poller reports a hang-up
+    /// once, and a read after it returns end of file without blocking.
+    #[inline]
+    pub(crate) fn io_clear(&self, idx: u32, generation: u32, dir: u8) {
+        if let Some(e) = self
+            .io
+            .borrow_mut()
+            .as_mut()
+            .and_then(|d| d.entry(idx, generation))
+        {
+            let closed = (e.ready >> 2) & dir;
+            e.ready = (e.ready & !dir) | closed;
+        }
+    }
+
+    /// Parks the running green thread until the registration is ready for `dir` (its bit
+    /// set by an event), `deadline` passes, or the registration is removed. A kill raises
+    /// here (after the green thread left the entry's waiter list).
+    ///
+    /// # Errors
+    /// If the OS thread is panicking (no switching then): an `Other` error.
+    pub(crate) fn io_wait(
+        &self,
+        idx: u32,
+        generation: u32,
+        dir: u8,
+        deadline: Option<Instant>,
+        what: WaitOn,
+    ) -> io::Result<IoWait> {
+        let g = self.current_green();
+        self.check_interrupt(g);
+        if std::thread::panicking() {
+            return Err(io::Error::other(
+                "greenthread: cannot wait for I/O while the thread panics",
+            ));
+        }
+        if let Some(d) = deadline
+            && d <= Instant::now()
+        {
+            return Ok(IoWait::TimedOut);
+        }
+        let token = self.next_token();
+        g.token.set(token);
+        let me = (g.slot.get(), token);
+        {
+            let mut io = self.io.borrow_mut();
+            let Some(e) = io.as_mut().and_then(|d| d.entry(idx, generation)) else {
+                return Ok(IoWait::Closed);
+            };
+            if e.ready & dir != 0 {
+                return Ok(IoWait::Ready);
+            }
+            if dir == READ {
+                e.readers.push(me);
+            } else {
+                e.writers.push(me);
+            }
+        }
+        self.io_waiters.set(self.io_waiters.get() + 1);
+        let wake = self.park_current(g, what, deadline, false, false);
+        self.io_waiters.set(self.io_waiters.get() - 1);
+        let closed = {
+            let mut io = self.io.borrow_mut();
+            match io.as_mut().and_then(|d| d.entry(idx, generation)) {
+                Some(e) => {
+                    // Still listed after a timeout or a kill: leave.
+                    e.readers.retain(|w| *w != me);
+                    e.writers.retain(|w| *w != me);
+                    false
+                }
+                None => true,
+            }
+        };
+        match wake {
+            Wake::Woken if closed => Ok(IoWait::Closed),
+            Wake::Woken => Ok(IoWait::Ready),
+            Wake::TimedOut => Ok(IoWait::TimedOut),
+            Wake::Interrupted => {
+                // Raises a kill; an interrupt handler that returns lets the call retry.
+                self.check_interrupt(g);
+                Ok(IoWait::Ready)
+            }
+            Wake::Deadlock => fatal!("a green thread waiting for I/O was reported deadlocked"),
+        }
     }
 
     /// Every green thread is parked, no timer is pending, no park can be ended from

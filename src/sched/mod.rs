@@ -15,7 +15,8 @@
 //! - **Symmetric switching.** There is no hub context: the green thread that stops
 //!   running picks the next one and switches straight to it (one `context::raw::switch`).
 //!   When nothing is ready it blocks the OS thread itself, until the next timer or a wake
-//!   from another OS thread (a `Condvar` wait; no spinning).
+//!   from another OS thread (a `Condvar` wait; no spinning), or, once one of its green
+//!   threads has waited for I/O, in the OS poller (`docs/IO.md`).
 //! - **Timers**: a binary heap keyed by `(deadline, seq)`, lazily cancelled, so equal
 //!   deadlines fire in scheduling order and cancellation is O(1). Due timers are fired at
 //!   *ticks*: whenever the run queue is empty, when another OS thread posted a wake, and at
@@ -135,6 +136,7 @@ mod dump;
 mod error;
 mod green;
 mod hub;
+pub(crate) mod io;
 mod local;
 mod park;
 pub(crate) mod raise;

@@ -47,6 +47,14 @@ pub enum WaitOn {
     },
     /// Anything else, described in words.
     Other(&'static str),
+    /// A file descriptor (a `SOCKET` on Windows) to become readable or writable
+    /// (cooperative I/O: `greenthread::net`, `greenthread::io::wait_readable`).
+    Io {
+        /// The raw fd or socket.
+        fd: u64,
+        /// Writable rather than readable.
+        write: bool,
+    },
 }
 
 impl fmt::Display for WaitOn {
@@ -56,6 +64,11 @@ impl fmt::Display for WaitOn {
             WaitOn::Join { id } => write!(f, "green thread {id} to finish"),
             WaitOn::Object { kind, addr } => write!(f, "{kind} at {addr:#x}"),
             WaitOn::Other(what) => f.write_str(what),
+            WaitOn::Io { fd, write } => write!(
+                f,
+                "fd {fd} to become {}",
+                if *write { "writable" } else { "readable" }
+            ),
         }
     }
 }
@@ -189,6 +202,20 @@ pub(crate) struct Shared {
     posted: AtomicBool,
     inbox: Mutex<Inbox>,
     cond: Condvar,
+    /// Set once the hub has an I/O poller (`sched::io`): from then on it sleeps in the
+    /// poller, and posters wake it through `io.waker` instead of `cond`.
+    pub(crate) io: OnceLock<super::io::IoShared>,
+}
+
+/// Where the hub's OS thread sleeps, if it does (in [`Inbox::sleeping`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sleep {
+    /// Not sleeping: posters need not notify.
+    No,
+    /// In [`Shared::wait`] (`Condvar`).
+    Cond,
+    /// In the I/O poller: notify with the `mio::Waker` in [`Shared::io`].
+    Poll,
 }
 
 /// What other OS threads post to a hub.
@@ -197,8 +224,11 @@ struct Inbox {
     wakes: Vec<(u32, u64)>,
     /// An `interrupt_main` payload for the main green thread.
     interrupt: Option<Box<dyn Any + Send>>,
-    /// The hub's OS thread is blocked in [`Shared::wait`]: posters must notify.
-    sleeping: bool,
+    /// Where the hub's OS thread is blocked, if it is: posters must notify it there.
+    sleeping: Sleep,
+    /// I/O registrations of this hub to free: `(index, generation)`, posted when a socket
+    /// registered here is used or dropped on another OS thread (`sched::io`).
+    io_frees: Vec<(u32, u32)>,
     /// The hub has been torn down: posts are dropped.
     closed: bool,
 }
@@ -212,10 +242,12 @@ impl Shared {
             inbox: Mutex::new(Inbox {
                 wakes: Vec::new(),
                 interrupt: None,
-                sleeping: false,
+                sleeping: Sleep::No,
+                io_frees: Vec::new(),
                 closed: false,
             }),
             cond: Condvar::new(),
+            io: OnceLock::new(),
         }
     }
 
@@ -244,9 +276,60 @@ impl Shared {
         drop(inbox);
         // Must come after `posted` is set under the lock: `wait` checks `posted` under the
         // same lock before it sleeps, so either it sees the post or we see `sleeping`.
-        if sleeping {
-            self.cond.notify_one();
+        self.notify(sleeping);
+    }
+
+    /// Wakes the hub's OS thread from where it sleeps (read under the inbox lock).
+    #[inline]
+    fn notify(&self, sleeping: Sleep) {
+        match sleeping {
+            Sleep::No => {}
+            Sleep::Cond => self.cond.notify_one(),
+            // `Poll` was set under the lock after `io` was set (by the hub's thread), and
+            // we read it under the same lock, so `io` is visible here.
+            Sleep::Poll => {
+                if let Some(io) = self.io.get() {
+                    io.wake();
+                }
+            }
         }
+    }
+
+    /// Posts an I/O registration `(index, generation)` for the hub to free (from another
+    /// OS thread). Dropped if the hub is gone.
+    pub(crate) fn post_io_free(&self, idx: u32, generation: u32) {
+        let mut inbox = self.lock();
+        if inbox.closed {
+            return;
+        }
+        inbox.io_frees.push((idx, generation));
+        self.posted.store(true, Ordering::Release);
+        let sleeping = inbox.sleeping;
+        drop(inbox);
+        self.notify(sleeping);
+    }
+
+    /// Moves the posted I/O frees into `into` (hub thread).
+    pub(crate) fn take_io_frees(&self, into: &mut Vec<(u32, u32)>) {
+        let mut inbox = self.lock();
+        core::mem::swap(&mut inbox.io_frees, into);
+    }
+
+    /// Before the hub's OS thread blocks in its I/O poller: false if something is posted
+    /// already (then it must not block). Otherwise posters notify through the poller's
+    /// waker until [`end_poll_sleep`](Self::end_poll_sleep).
+    pub(crate) fn begin_poll_sleep(&self) -> bool {
+        let mut inbox = self.lock();
+        if self.posted.load(Ordering::Relaxed) {
+            return false;
+        }
+        inbox.sleeping = Sleep::Poll;
+        true
+    }
+
+    /// After the poller returned (see [`begin_poll_sleep`](Self::begin_poll_sleep)).
+    pub(crate) fn end_poll_sleep(&self) {
+        self.lock().sleeping = Sleep::No;
     }
 
     /// Posts an interrupt for the main green thread; false if one is already waiting in
@@ -262,9 +345,7 @@ impl Shared {
         self.posted.store(true, Ordering::Release);
         let sleeping = inbox.sleeping;
         drop(inbox);
-        if sleeping {
-            self.cond.notify_one();
-        }
+        self.notify(sleeping);
         true
     }
 
@@ -284,7 +365,7 @@ impl Shared {
         if self.posted.load(Ordering::Relaxed) {
             return;
         }
-        inbox.sleeping = true;
+        inbox.sleeping = Sleep::Cond;
         inbox = match deadline {
             None => self
                 .cond
@@ -293,7 +374,7 @@ impl Shared {
             Some(d) => {
                 let now = Instant::now();
                 if d <= now {
-                    inbox.sleeping = false;
+                    inbox.sleeping = Sleep::No;
                     return;
                 }
                 self.cond
@@ -302,7 +383,7 @@ impl Shared {
                     .0
             }
         };
-        inbox.sleeping = false;
+        inbox.sleeping = Sleep::No;
     }
 
     /// Refuses further posts and drops what is queued (hub teardown).
@@ -310,6 +391,7 @@ impl Shared {
         let mut inbox = self.lock();
         inbox.closed = true;
         inbox.wakes.clear();
+        inbox.io_frees.clear();
         let interrupt = inbox.interrupt.take();
         self.posted.store(false, Ordering::Relaxed);
         drop(inbox);

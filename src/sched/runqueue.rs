@@ -52,7 +52,7 @@ impl List {
     }
 
     /// Whether the list is empty.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.get().is_null()
     }
