@@ -38,7 +38,7 @@ use super::green::{
 };
 use super::park::{Shared, WaitOn, Wakeup, main_hub};
 use super::runqueue::List;
-use super::timer::{COMPACT_MIN, Timer, TimerHeap, TimerKind};
+use super::timer::{TimerKind, TimerWheel};
 use crate::context::raw;
 use crate::fatal::fatal;
 use crate::stack::{self, Stack};
@@ -124,7 +124,7 @@ pub(crate) struct Hub {
     runq: List,
     /// Pops left before the next tick.
     budget: Cell<usize>,
-    timers: RefCell<TimerHeap>,
+    timers: RefCell<TimerWheel>,
     slab: RefCell<Slab>,
     /// Stack of the green thread that died last, released by whoever runs next.
     graveyard: Cell<Option<Stack>>,
@@ -192,7 +192,7 @@ impl Hub {
             main: main_ptr,
             runq: List::new(),
             budget: Cell::new(TICK_MIN),
-            timers: RefCell::new(TimerHeap::new()),
+            timers: RefCell::new(TimerWheel::new(Instant::now())),
             slab: RefCell::new(Slab::default()),
             graveyard: Cell::new(None),
             hot: Cell::new(None),
@@ -213,6 +213,10 @@ impl Hub {
         });
         let slot = hub.slab_insert(main);
         debug_assert_eq!(slot, 0);
+        // The main green thread's timer entry.
+        if hub.grow_timers(1).is_err() {
+            fatal!("out of memory creating a hub");
+        }
         hub
     }
 
@@ -378,8 +382,7 @@ impl Hub {
 
     /// Makes room, fallibly, for one more green thread in every structure of the hub that
     /// would otherwise grow later, where failing is not an option: the slab and its free
-    /// list, the park words, and the timer heap (which holds at most
-    /// `2 * live + COMPACT_MIN` entries, see `timer.rs`). Near the `vm.max_map_count`
+    /// list, the park words, and the timer table (one entry per slot, see `timer.rs`). Near the `vm.max_map_count`
     /// limit, growing a large `Vec` needs a new mapping and can fail; this way `spawn`
     /// reports it, instead of a `sleep` aborting the process later. Cheap when there is
     /// room (a few comparisons).
@@ -394,8 +397,10 @@ impl Hub {
                 slab.live + 1
             }
         };
-        if 2 * live + COMPACT_MIN + 2 > self.timer_room.get() {
-            self.grow_timers(live)?;
+        // One timer table entry per slab slot, the new green thread's included.
+        let slots = self.slab.borrow().entries.len() + 1;
+        if slots > self.timer_room.get() {
+            self.grow_timers(slots.max(live))?;
         }
         Ok(())
     }
@@ -420,13 +425,13 @@ impl Hub {
         Ok(slab.live + 1)
     }
 
-    /// [`reserve_for_spawn`](Self::reserve_for_spawn) when the timer heap may be too small.
+    /// [`reserve_for_spawn`](Self::reserve_for_spawn) when the timer table may be too small.
     #[cold]
     #[inline(never)]
-    fn grow_timers(&self, live: usize) -> Result<(), SpawnError> {
+    fn grow_timers(&self, slots: usize) -> Result<(), SpawnError> {
         let mut timers = self.timers.borrow_mut();
         timers
-            .try_reserve_for(live)
+            .try_reserve_for(slots)
             .map_err(|_| SpawnError::OutOfMemory)?;
         self.timer_room.set(timers.capacity());
         Ok(())
@@ -643,8 +648,9 @@ impl Hub {
 
     /// Fires every timer due at `now`, in `(deadline, seq)` order.
     fn fire_timers(&self, now: Instant) {
+        self.timers.borrow_mut().advance(now);
         loop {
-            let t = match self.timers.borrow_mut().pop_expired(now) {
+            let t = match self.timers.borrow_mut().pop_due() {
                 Some(t) => t,
                 None => break,
             };
@@ -678,32 +684,17 @@ impl Hub {
         }
     }
 
-    /// Whether a timer still has an effect when it fires.
-    fn timer_live(&self, t: &Timer) -> bool {
-        self.slab_get(t.slot).is_some_and(|p| {
-            // SAFETY: I1: in the slab; no switch before the borrow ends.
-            let g = unsafe { p.get() };
-            g.token.get() == t.token
-                && match t.kind {
-                    TimerKind::Wake => g.state() == State::Parked,
-                    TimerKind::Start => g.state() == State::New && g.has(flag::DELAYED),
-                }
-        })
+    /// Cancels the pending timer of the green thread in `slot` (in place, O(1)).
+    #[inline]
+    fn cancel_timer(&self, slot: u32) {
+        self.timers.borrow_mut().cancel(slot);
     }
 
-    fn note_stale_timer(&self) {
-        self.timers.borrow_mut().note_stale(|t| self.timer_live(t));
-    }
-
-    /// The deadline of the earliest live timer (dropping stale ones on the way).
+    /// When the idle hub must look at its timers next (`timer.rs`: the earliest deadline,
+    /// or earlier for a timer far ahead). Every pending timer is live: each way of ending
+    /// a timed park or a delayed start cancels its timer.
     fn next_deadline(&self) -> Option<Instant> {
-        loop {
-            let t = *self.timers.borrow().peek()?;
-            if self.timer_live(&t) {
-                return Some(t.deadline);
-            }
-            self.timers.borrow_mut().pop();
-        }
+        self.timers.borrow().next_deadline()
     }
 
     /// Nothing is ready: block the OS thread until the next timer or a post from another
@@ -884,7 +875,7 @@ impl Hub {
         }
         g.wait_on.set(None);
         if g.deadline.take().is_some() && reason != Wake::TimedOut {
-            self.note_stale_timer();
+            self.cancel_timer(g.slot.get());
         }
         g.wake.set(reason);
         g.set_state(State::Ready);
@@ -985,8 +976,11 @@ impl Hub {
         if g.pending.get() != 0 {
             return early(Err(ParkError::Interrupted));
         }
+        // No clock read: the caller computed the deadline from one a moment ago (sync's
+        // timed calls check an `Instant` deadline themselves). A deadline that passed
+        // since the last tick's reading just parks until the next tick, which fires it.
         if let Some(d) = deadline
-            && d <= Instant::now()
+            && self.timers.borrow().surely_passed(d)
         {
             return early(Ok(Wakeup::TimedOut));
         }
@@ -1210,7 +1204,7 @@ impl Hub {
                     v.clear(flag::DELAYED);
                     v.deadline.set(None);
                     v.token.set(self.next_token());
-                    self.note_stale_timer();
+                    self.cancel_timer(v.slot.get());
                 }
             }
             State::Ready => {

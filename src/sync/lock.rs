@@ -15,7 +15,7 @@ use crate::sched::ParkError;
 use super::error::AcquireError;
 use super::guard::LockGuard;
 use super::raw::{ONE, RawSem};
-use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{Deadline, Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A binary lock with no owner: Python's `_thread.LockType` (`_thread.allocate_lock()`),
 /// gevent's `gevent.thread.LockType`.
@@ -228,7 +228,10 @@ impl<S: Sharing> Lock<S> {
         if self.raw.try_acquire_from(ONE) {
             return true;
         }
-        timed(self.raw.acquire_slow(Some(deadline)), "Lock::acquire_until")
+        timed(
+            self.raw.acquire_slow(Some(Deadline::at(deadline))),
+            "Lock::acquire_until",
+        )
     }
 
     /// Python's `lock.acquire(blocking=True, timeout=-1)`: returns whether the lock was

@@ -24,7 +24,7 @@ use super::error::AcquireError;
 use super::guard::RLockGuard;
 use super::lock::timed;
 use super::raw::RawSem;
-use super::{Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{Deadline, Local, Shared, Sharing, Wait, blocking_failed, deadline_after};
 
 /// A re-entrant lock: owned by the green thread that acquired it, which may acquire it
 /// again (each acquire needs a release); other green threads wait, FIFO. gevent's
@@ -373,7 +373,10 @@ impl<S: Sharing> RLock<S> {
         if self.reenter(me) {
             return true;
         }
-        let got = timed(self.raw.acquire(Some(deadline)), "RLock::acquire_until");
+        let got = timed(
+            self.raw.acquire(Some(Deadline::at(deadline))),
+            "RLock::acquire_until",
+        );
         if got {
             self.own(me);
         }
