@@ -907,8 +907,9 @@ impl Hub {
         (g.id, g.slot.get(), seq)
     }
 
-    /// `Parker::park`. The plain case (armed, no deadline, nothing pending) is inlined so
-    /// that few frames lie between the caller and the switch (see `join_wait`).
+    /// `Parker::park`. The plain case (armed, nothing pending, no deadline or one not known
+    /// to have passed) is inlined so that few frames lie between the caller and the switch
+    /// (see `join_wait`). No clock read: see `park_parker_slow`.
     #[inline]
     pub(crate) fn park_parker(
         &self,
@@ -922,11 +923,11 @@ impl Hub {
         if g.id == owner
             && g.token.get() == seq
             && g.pending.get() == 0
-            && deadline.is_none()
+            && deadline.is_none_or(|d| !self.timers.borrow().surely_passed(d))
             && self.shared.words.is_armed(g.slot.get(), seq)
             && !std::thread::panicking()
         {
-            return match self.park_current(g, what, None, true, external) {
+            return match self.park_current(g, what, deadline, true, external) {
                 Wake::Woken => Ok(Wakeup::Woken),
                 other => self.park_ended(other),
             };

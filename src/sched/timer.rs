@@ -3,7 +3,8 @@
 //!
 //! # Shape
 //!
-//! Time is counted in *ticks* of 2^20 ns (about 1.05 ms) since the hub was created. Ten
+//! Time is counted in *ticks* of 2^20 ns (about 1.05 ms; 1024 per second, the last 70
+//! unused, so that converting needs no multiplication) since the hub was created. Ten
 //! levels of 64 buckets each cover 60 bits of ticks (level `l` buckets span `64^l` ticks);
 //! a timer goes to the level of the highest 6-bit group in which its tick differs from the
 //! wheel's current tick (`elapsed`), so level 0 holds the timers of the next 64 ticks.
@@ -33,9 +34,9 @@
 //! sleeps again), so the wheel adds no lateness of its own: an idle hub's `sleep(d)` ends
 //! as soon as the OS wakes the thread after `d`.
 //!
-//! Ticks are computed in 64-bit nanoseconds: a deadline more than 584 years after the
-//! hub's creation is bucketed at that limit (and, being compared exactly, still does not
-//! fire before its deadline). Deadlines before the current tick (a `sleep_until`
+//! A deadline more than 2^50 seconds (35 million years) after the hub's creation is
+//! bucketed at that limit (and, being compared exactly, still does not fire before its
+//! deadline). Deadlines before the current tick (a `sleep_until`
 //! in the past, `sleep(ZERO)`) go to the current bucket and fire at the next tick, after
 //! every timer due before them.
 
@@ -67,6 +68,8 @@ pub(crate) struct Timer {
 
 /// log2 of a tick in nanoseconds.
 const TICK_SHIFT: u32 = 20;
+/// log2 of the ticks per second (some unused, see `tick_of`): 2^10 * 2^20 ns >= 1 s.
+const SECOND_BITS: u32 = 10;
 /// log2 of the buckets per level.
 const BITS: u32 = 6;
 const LEVELS: usize = 10;
@@ -108,6 +111,10 @@ pub(crate) struct TimerWheel {
     /// The latest clock reading passed to [`advance`](Self::advance) (never after the
     /// real time).
     last_now: Instant,
+    /// The instants `[hint.0, hint.1)` all have tick `hint.2`: consecutive timers with
+    /// similar timeouts (a lock taken with a timeout in a loop) reuse it, and arm with two
+    /// comparisons instead of an `Instant` subtraction.
+    hint: (Instant, Instant, u64),
     /// Indexed by slab slot.
     entries: Vec<Entry>,
     buckets: Box<[Bucket]>,
@@ -125,6 +132,7 @@ impl TimerWheel {
             epoch,
             elapsed: 0,
             last_now: epoch,
+            hint: (epoch, epoch, 0),
             entries: Vec::new(),
             buckets: vec![
                 Bucket {
@@ -185,17 +193,53 @@ impl TimerWheel {
     }
 
     /// `t` in ticks since the epoch, rounded down, clamped to `[0, MAX_TICK]`.
+    ///
+    /// A tick is 2^20 ns of the current second: `secs * 1024 + (nanos >> 20)`, no
+    /// multiplication. Ticks 954 to 1023 of each second are never used, which costs
+    /// nothing: all that matters is that the map is monotonic (`a <= b` implies
+    /// `tick_of(a) <= tick_of(b)`), so a deadline at or before `now` is never in a later
+    /// bucket than `now`.
     #[inline]
     fn tick_of(&self, t: Instant) -> u64 {
         let d = t.saturating_duration_since(self.epoch);
-        // secs * 10^9 + nanos fits a u128; shifting first keeps the arithmetic 64-bit for
-        // any span up to 584 years, and saturation covers the rest.
-        let ns = d
-            .as_secs()
-            .checked_mul(1_000_000_000)
-            .and_then(|s| s.checked_add(u64::from(d.subsec_nanos())))
-            .unwrap_or(u64::MAX);
-        (ns >> TICK_SHIFT).min(MAX_TICK)
+        let secs = d.as_secs().min(MAX_TICK >> SECOND_BITS);
+        (secs << SECOND_BITS) | u64::from(d.subsec_nanos() >> TICK_SHIFT)
+    }
+
+    /// [`tick_of`](Self::tick_of), from the hint when `t` falls in its tick.
+    #[inline]
+    fn tick_of_hinted(&mut self, t: Instant) -> u64 {
+        let (lo, hi, tick) = self.hint;
+        if lo <= t && t < hi {
+            return tick;
+        }
+        self.tick_of_rehint(t)
+    }
+
+    #[inline(never)]
+    fn tick_of_rehint(&mut self, t: Instant) -> u64 {
+        let tick = self.tick_of(t);
+        // Not for instants the map clamps (before the epoch, past its range): the hint
+        // holds only an interval that maps exactly to one tick.
+        if tick < MAX_TICK
+            && let (Some(lo), Some(hi)) = (self.instant_of(tick), self.instant_of(tick + 1))
+            && lo <= t
+            && t < hi
+        {
+            self.hint = (lo, hi, tick);
+        }
+        tick
+    }
+
+    /// The first instant whose tick is at least `tick` (`None` if the clock cannot
+    /// represent it): the inverse of [`tick_of`](Self::tick_of), rounded down.
+    fn instant_of(&self, tick: u64) -> Option<Instant> {
+        let (secs, sub) = (tick >> SECOND_BITS, tick & ((1 << SECOND_BITS) - 1));
+        let d = match u32::try_from(sub << TICK_SHIFT) {
+            Ok(ns) if ns < 1_000_000_000 => Duration::new(secs, ns),
+            _ => Duration::from_secs(secs.checked_add(1)?),
+        };
+        self.epoch.checked_add(d)
     }
 
     /// The level whose bucket holds a timer at tick `when`, seen from tick `elapsed`.
@@ -215,7 +259,7 @@ impl TimerWheel {
     pub(crate) fn push(&mut self, deadline: Instant, slot: u32, token: u64, kind: TimerKind) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let when = self.tick_of(deadline).max(self.elapsed);
+        let when = self.tick_of_hinted(deadline).max(self.elapsed);
         let e = &mut self.entries[slot as usize];
         debug_assert!(e.bucket == NO_BUCKET, "a second timer for one green thread");
         if e.bucket != NO_BUCKET {
@@ -403,10 +447,10 @@ impl TimerWheel {
             return min;
         }
         let head = &self.entries[self.buckets[idx].head as usize];
-        let at = start
-            .checked_mul(1 << TICK_SHIFT)
-            .and_then(|ns| self.epoch.checked_add(Duration::from_nanos(ns)));
-        Some(at.map_or(head.deadline, |at| at.min(head.deadline)))
+        Some(
+            self.instant_of(start)
+                .map_or(head.deadline, |at| at.min(head.deadline)),
+        )
     }
 
     /// Pending timers, for tests: `(slot, deadline, seq)`, in no particular order.
@@ -419,5 +463,238 @@ impl TimerWheel {
                 (i, e.deadline, e.seq)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xorshift64*: a deterministic stream, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// The reference: a list of pending `(deadline, seq, slot, token)`; due timers are
+    /// those at or before `now`, in `(deadline, seq)` order.
+    #[derive(Default)]
+    struct Model {
+        pending: Vec<(Instant, u64, u32, u64)>,
+        seq: u64,
+    }
+
+    impl Model {
+        fn push(&mut self, deadline: Instant, slot: u32, token: u64) {
+            assert!(self.pending.iter().all(|p| p.2 != slot));
+            self.pending.push((deadline, self.seq, slot, token));
+            self.seq += 1;
+        }
+        fn cancel(&mut self, slot: u32) {
+            self.pending.retain(|p| p.2 != slot);
+        }
+        fn advance(&mut self, now: Instant) -> Vec<(Instant, u64, u32, u64)> {
+            let mut due: Vec<_> = self
+                .pending
+                .iter()
+                .copied()
+                .filter(|p| p.0 <= now)
+                .collect();
+            self.pending.retain(|p| p.0 > now);
+            due.sort_by_key(|p| (p.0, p.1));
+            due
+        }
+        fn earliest(&self) -> Option<Instant> {
+            self.pending.iter().map(|p| p.0).min()
+        }
+    }
+
+    fn fired(w: &mut TimerWheel, now: Instant) -> Vec<(Instant, u64, u32, u64)> {
+        w.advance(now);
+        std::iter::from_fn(|| w.pop_due().map(|t| (t.deadline, t.seq, t.slot, t.token))).collect()
+    }
+
+    /// An offset from a mix of scales: equal deadlines, sub-tick, within level 0, seconds,
+    /// hours, years.
+    fn offset(rng: &mut Rng) -> Duration {
+        match rng.below(8) {
+            0 => Duration::ZERO,
+            1 => Duration::from_nanos(rng.below(1 << 20)),
+            2 | 3 => Duration::from_micros(rng.below(70_000)),
+            4 => Duration::from_millis(rng.below(5_000)),
+            5 => Duration::from_millis(5 * rng.below(4)), // many equal deadlines
+            6 => Duration::from_secs(rng.below(10 * 3600)),
+            _ => Duration::from_secs(rng.below(200 * 365 * 86_400)),
+        }
+    }
+
+    /// Random arms, cancels, re-arms and clock advances (small steps, jumps over many
+    /// buckets, idle-hub wakes at `next_deadline`) give exactly the reference's firing
+    /// order, and `next_deadline` never lies after the earliest deadline.
+    #[test]
+    fn wheel_matches_the_reference_model() {
+        const SLOTS: u32 = 48;
+        for seed in 1..=12u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let epoch = Instant::now();
+            let mut wheel = TimerWheel::new(epoch);
+            wheel.try_reserve_for(SLOTS as usize).unwrap();
+            let mut model = Model::default();
+            let mut now = epoch;
+            let mut fired_total = 0;
+            for step in 0..20_000u64 {
+                match rng.below(10) {
+                    0..=3 => {
+                        let slot = rng.below(u64::from(SLOTS)) as u32;
+                        // A slot's previous timer ends first (as a park ends before the
+                        // next one starts).
+                        wheel.cancel(slot);
+                        model.cancel(slot);
+                        // Mostly ahead of `now`, sometimes in the past.
+                        let d = if rng.below(10) == 0 {
+                            now.checked_sub(offset(&mut rng)).unwrap_or(now)
+                        } else {
+                            now + offset(&mut rng)
+                        };
+                        wheel.push(d, slot, step, TimerKind::Wake);
+                        model.push(d, slot, step);
+                    }
+                    4 | 5 => {
+                        let slot = rng.below(u64::from(SLOTS)) as u32;
+                        wheel.cancel(slot);
+                        model.cancel(slot);
+                    }
+                    6 | 7 => {
+                        now += match rng.below(4) {
+                            0 => Duration::ZERO,
+                            1 => Duration::from_nanos(rng.below(1 << 21)),
+                            2 => Duration::from_millis(rng.below(300)),
+                            _ => offset(&mut rng),
+                        };
+                        let got = fired(&mut wheel, now);
+                        fired_total += got.len();
+                        assert_eq!(got, model.advance(now), "seed {seed} step {step}");
+                    }
+                    _ => {
+                        // An idle hub: sleep until `next_deadline`, tick.
+                        let next = wheel.next_deadline();
+                        let earliest = model.earliest();
+                        assert_eq!(next.is_some(), earliest.is_some());
+                        if let (Some(n), Some(e)) = (next, earliest) {
+                            assert!(n <= e, "the hub would sleep past a deadline");
+                            now = now.max(n);
+                            let got = fired(&mut wheel, now);
+                            fired_total += got.len();
+                            assert_eq!(got, model.advance(now), "seed {seed} step {step}");
+                        }
+                    }
+                }
+                assert_eq!(wheel.len(), model.pending.len());
+            }
+            assert!(fired_total > 1000, "the test fires timers");
+        }
+    }
+
+    /// Precision, deterministically: an idle hub that sleeps exactly until
+    /// `next_deadline` and ticks fires each timer at its deadline to the nanosecond, never
+    /// before it, and wakes at most a few times for a far timer (a cascade per level).
+    #[test]
+    fn an_idle_wheel_fires_each_timer_exactly_at_its_deadline() {
+        let epoch = Instant::now();
+        let spans = [
+            Duration::from_nanos(1),
+            Duration::from_micros(1500),
+            Duration::from_millis(63),
+            Duration::from_millis(999),
+            Duration::from_secs(3 * 3600),
+            Duration::from_secs(100 * 365 * 86_400), // sleep(Duration::MAX)'s deadline
+        ];
+        for (i, span) in spans.into_iter().enumerate() {
+            let mut w = TimerWheel::new(epoch);
+            w.try_reserve_for(1).unwrap();
+            let start = epoch + Duration::from_nanos(123_456_789 * i as u64);
+            w.advance(start);
+            let deadline = start + span;
+            w.push(deadline, 0, 7, TimerKind::Wake);
+            let mut now = start;
+            let mut wakes = 0;
+            loop {
+                let next = w.next_deadline().unwrap();
+                assert!(next > now || next == deadline, "no progress");
+                assert!(next <= deadline);
+                // One nanosecond early: nothing fires.
+                if next == deadline
+                    && let Some(early) = deadline.checked_sub(Duration::from_nanos(1))
+                    && early >= now
+                {
+                    assert!(fired(&mut w, early).is_empty(), "fired early");
+                }
+                now = next;
+                wakes += 1;
+                let got = fired(&mut w, now);
+                if !got.is_empty() {
+                    assert_eq!(got[0].0, deadline);
+                    assert_eq!(now, deadline, "late");
+                    break;
+                }
+            }
+            assert!(wakes <= LEVELS + 1, "{wakes} wakes for {span:?}");
+        }
+    }
+
+    /// Deadlines the wheel cannot bucket exactly (before the epoch, or past its range)
+    /// still fire in order and never early.
+    #[test]
+    fn extreme_deadlines_keep_order_and_never_fire_early() {
+        let epoch = Instant::now();
+        let mut w = TimerWheel::new(epoch);
+        w.try_reserve_for(4).unwrap();
+        let far = Duration::from_secs(1 << 52); // beyond MAX_TICK's range
+        if let Some(very_far) = epoch.checked_add(far) {
+            w.push(very_far, 0, 0, TimerKind::Wake);
+            w.push(very_far, 1, 1, TimerKind::Start);
+            assert!(fired(&mut w, epoch + Duration::from_secs(1 << 50)).is_empty());
+            let got: Vec<u32> = fired(&mut w, very_far).iter().map(|t| t.2).collect();
+            assert_eq!(got, [0, 1]);
+        }
+        // (A fresh wheel: the clock never goes back.)
+        let mut w = TimerWheel::new(epoch);
+        w.try_reserve_for(4).unwrap();
+        if let Some(before) = epoch.checked_sub(Duration::from_secs(1)) {
+            w.push(epoch, 2, 2, TimerKind::Wake);
+            w.push(before, 3, 3, TimerKind::Wake);
+            let got: Vec<u32> = fired(&mut w, epoch).iter().map(|t| t.2).collect();
+            assert_eq!(got, [3, 2]);
+        }
+    }
+
+    /// The tick map is monotonic and `instant_of` is its exact inverse.
+    #[test]
+    fn ticks_are_monotonic_and_invertible() {
+        let epoch = Instant::now();
+        let w = TimerWheel::new(epoch);
+        let mut rng = Rng(99);
+        for _ in 0..10_000 {
+            let a = epoch + Duration::from_nanos(rng.below(10_000_000_000));
+            let b = a + Duration::from_nanos(rng.below(3_000_000));
+            assert!(w.tick_of(a) <= w.tick_of(b));
+            let t = w.tick_of(a);
+            let lo = w.instant_of(t).unwrap();
+            assert!(lo <= a && w.tick_of(lo) == t);
+            if let Some(before) = lo.checked_sub(Duration::from_nanos(1))
+                && before >= epoch
+            {
+                assert!(w.tick_of(before) < t);
+            }
+        }
     }
 }
