@@ -149,8 +149,9 @@ fn kill_before_start_prevents_a_delayed_spawn() {
 
 #[test]
 fn cancelled_timers_do_not_pile_up_or_delay_anything() {
-    // Many timed parks that end early leave stale heap entries; they must neither fire
-    // anything nor keep an idle hub awake.
+    // Many timed parks that end early: their timers must neither fire anything nor keep
+    // an idle hub awake (the wheel cancels them in place; the heap it replaced left stale
+    // entries behind).
     use greenthread::sched::{Parker, WaitOn, Wakeup};
     for _ in 0..2000 {
         let p = Parker::new();
@@ -163,7 +164,7 @@ fn cancelled_timers_do_not_pile_up_or_delay_anything() {
         );
         gt.join().unwrap();
     }
-    // With only stale timers left, a park with nothing to wake it is a deadlock at once,
+    // With only cancelled timers behind, a park with nothing to wake it is a deadlock at once,
     // not an hour's wait.
     let t0 = Instant::now();
     let r = Parker::new().park(WaitOn::Other("nothing"), None, false);

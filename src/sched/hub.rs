@@ -135,7 +135,7 @@ pub(crate) struct Hub {
     next_token: Cell<u64>,
     /// `(next, end)` of this hub's block of green-thread ids.
     ids: Cell<(u64, u64)>,
-    /// Capacity of the timer heap (it never shrinks), cached so the check in
+    /// Slots the timer table has entries for (it never shrinks), cached so the check in
     /// `reserve_for_spawn` needs no borrow.
     timer_room: Cell<usize>,
     /// Slots below this have a park word (`Words::try_ensure` was called).

@@ -1,4 +1,4 @@
-//! Unit tests of the hub's internals: the transition table, the timer heap, the park
+//! Unit tests of the hub's internals: the transition table, the timer wheel, the park
 //! words, the intrusive lists, the control-block cache, and the `panic = "abort"`
 //! decisions (simulated, since the test harness itself needs unwinding).
 
