@@ -109,7 +109,7 @@ pub async fn tokio_semaphore_ping_pong(iters: u64, timed: bool) -> Duration {
 /// after `f` (which runs its workload with `rt.block_on`).
 pub fn tokio_with_sleepers<R>(rt: &tokio::runtime::Runtime, n: usize, f: impl FnOnce() -> R) -> R {
     let sleepers: Vec<_> = (0..n)
-        .map(|_| rt.spawn(tokio::time::sleep(SLEEPER_NAP)))
+        .map(|_| rt.spawn(async { tokio::time::sleep(SLEEPER_NAP).await }))
         .collect();
     rt.block_on(tokio::task::yield_now()); // all polled, so all timers registered
     let r = f();
