@@ -207,7 +207,7 @@ impl TimerWheel {
     }
 
     /// [`tick_of`](Self::tick_of), from the hint when `t` falls in its tick.
-    #[inline]
+    #[inline(always)]
     fn tick_of_hinted(&mut self, t: Instant) -> u64 {
         let (lo, hi, tick) = self.hint;
         if lo <= t && t < hi {
@@ -255,7 +255,7 @@ impl TimerWheel {
     ///
     /// # Panics
     /// If `slot` was not reserved with [`try_reserve_for`](Self::try_reserve_for).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, deadline: Instant, slot: u32, token: u64, kind: TimerKind) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -290,7 +290,7 @@ impl TimerWheel {
     }
 
     /// Appends `i` to the bucket of tick `when`.
-    #[inline]
+    #[inline(always)]
     fn link(&mut self, i: u32, when: u64) {
         let level = Self::level_for(self.elapsed, when);
         let b = (when >> (level as u32 * BITS)) as usize & ((1 << BITS) - 1);
