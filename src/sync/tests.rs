@@ -52,3 +52,18 @@ fn wait_ready_returns_at_once_when_ready() {
     assert_eq!(s.wait_ready(Some(Deadline::at(Instant::now()))).unwrap(), 0);
     assert!(!s.has_waiters());
 }
+
+/// Issue 19: a deadline from a timeout knows whether it passed without a second clock
+/// read (zero: passed; otherwise: not yet); an `Instant` from the caller is checked.
+#[test]
+fn deadlines_know_whether_they_passed() {
+    use super::deadline_after;
+    assert!(deadline_after(Duration::ZERO).unwrap().passed());
+    let soon = deadline_after(Duration::from_nanos(1)).unwrap();
+    assert_eq!(soon.known, Some(false));
+    assert!(deadline_after(Duration::MAX).is_none()); // no limit
+    let past = Deadline::at(Instant::now() - Duration::from_millis(1));
+    assert_eq!(past.known, None);
+    assert!(past.passed());
+    assert!(!Deadline::at(Instant::now() + Duration::from_secs(60)).passed());
+}
