@@ -149,8 +149,9 @@ fn kill_before_start_prevents_a_delayed_spawn() {
 
 #[test]
 fn cancelled_timers_do_not_pile_up_or_delay_anything() {
-    // Many timed parks that end early leave stale heap entries; they must neither fire
-    // anything nor keep an idle hub awake.
+    // Many timed parks that end early: their timers must neither fire anything nor keep
+    // an idle hub awake (the wheel cancels them in place; the heap it replaced left stale
+    // entries behind).
     use greenthread::sched::{Parker, WaitOn, Wakeup};
     for _ in 0..2000 {
         let p = Parker::new();
@@ -163,7 +164,7 @@ fn cancelled_timers_do_not_pile_up_or_delay_anything() {
         );
         gt.join().unwrap();
     }
-    // With only stale timers left, a park with nothing to wake it is a deadlock at once,
+    // With only cancelled timers behind, a park with nothing to wake it is a deadlock at once,
     // not an hour's wait.
     let t0 = Instant::now();
     let r = Parker::new().park(WaitOn::Other("nothing"), None, false);
@@ -247,4 +248,162 @@ fn sleep_zero_is_a_timer_ordered_after_due_timers() {
     greenthread::spawn_n(move || l.borrow_mut().push("ready"));
     greenthread::yield_now();
     assert_eq!(log.borrow().last(), Some(&"ready"));
+}
+
+// ---------------------------------------------------------------- issue 19: timer wheel
+
+/// With no pending timer left, a park nothing can end is a deadlock reported at once; a
+/// timer left behind by a cancellation path would make the hub sleep until it instead.
+fn assert_no_timer_pending() {
+    use greenthread::sched::{ParkError, Parker, WaitOn};
+    let t0 = Instant::now();
+    let r = Parker::new().park(WaitOn::Other("nothing"), None, false);
+    assert!(matches!(r, Err(ParkError::Deadlock(_))), "{r:?}");
+    assert!(t0.elapsed() < Duration::from_secs(120)); // an hour otherwise; generous for qemu
+}
+
+#[test]
+fn a_kill_cancels_a_sleep_of_an_hour_and_of_duration_max() {
+    for nap in [Duration::from_secs(3600), Duration::MAX] {
+        let sleeper = greenthread::spawn(move || greenthread::sleep(nap));
+        greenthread::yield_now(); // asleep now
+        assert!(sleeper.has_started());
+        sleeper.kill();
+        assert!(sleeper.wait().unwrap_err().exit().unwrap().is_killed());
+        assert_no_timer_pending();
+    }
+}
+
+#[test]
+fn cancel_and_kill_of_a_delayed_spawn_cancel_its_start_timer() {
+    let a = greenthread::spawn_after(Duration::from_secs(3600), || ());
+    assert!(a.cancel());
+    let b = greenthread::spawn_after(Duration::MAX, || ());
+    b.kill();
+    assert!(a.wait().is_err() && b.wait().is_err());
+    assert_no_timer_pending();
+}
+
+#[test]
+fn a_wake_and_a_kill_cancel_timed_lock_waits() {
+    use greenthread::sync::{Lock, Semaphore};
+    use std::rc::Rc;
+    // woken: the permit comes before the hour is up
+    let sem = Rc::new(Semaphore::new_local(0));
+    let s = Rc::clone(&sem);
+    let waiter = greenthread::spawn(move || s.acquire_timeout(Duration::from_secs(3600)));
+    greenthread::yield_now();
+    sem.release().unwrap();
+    assert!(waiter.join().unwrap());
+    // killed while waiting on a held lock with a timeout of an hour
+    let lock = Rc::new(Lock::new_local());
+    lock.acquire();
+    let l = Rc::clone(&lock);
+    let waiter = greenthread::spawn(move || l.acquire_timeout(Duration::from_secs(3600)));
+    greenthread::yield_now();
+    waiter.kill();
+    assert!(waiter.wait().is_err());
+    lock.release().unwrap();
+    assert_no_timer_pending();
+}
+
+#[test]
+fn a_deadlock_report_leaves_no_timer_behind() {
+    use greenthread::sched::{ParkError, Parker, WaitOn};
+    // A timed wait that timed out, then an untimed park that deadlocks: the report ends
+    // the park, and the hub is usable (and timer-free) afterwards.
+    let p = Parker::new();
+    let r = p.park(
+        WaitOn::Other("short"),
+        Some(Instant::now() + Duration::from_millis(1)),
+        false,
+    );
+    assert_eq!(r.unwrap(), greenthread::sched::Wakeup::TimedOut);
+    let r = Parker::new().park(WaitOn::Other("deadlock"), None, false);
+    assert!(matches!(r, Err(ParkError::Deadlock(_))));
+    greenthread::sleep(Duration::from_millis(1));
+    assert_no_timer_pending();
+}
+
+#[test]
+fn hub_teardown_ends_green_threads_with_pending_timers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Unwound(Arc<AtomicUsize>);
+    impl Drop for Unwound {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let unwound = Arc::new(AtomicUsize::new(0));
+    let u = Arc::clone(&unwound);
+    let t0 = Instant::now();
+    std::thread::spawn(move || {
+        for nap in [Duration::from_secs(3600), Duration::MAX] {
+            let u = Unwound(Arc::clone(&u));
+            greenthread::spawn(move || {
+                let _u = u;
+                greenthread::sleep(nap)
+            });
+        }
+        let _ = greenthread::spawn_after(Duration::from_secs(3600), || ());
+        greenthread::yield_now();
+        // The OS thread exits with three timers pending.
+    })
+    .join()
+    .unwrap();
+    assert_eq!(unwound.load(Ordering::SeqCst), 2);
+    assert!(t0.elapsed() < Duration::from_secs(120)); // an hour otherwise
+}
+
+/// The documented precision bound's lower half, strictly: a timed wait never ends before
+/// its timeout, whatever the timeout's relation to the wheel's ~1 ms buckets. (That it
+/// ends at the deadline itself, not a bucket later, is checked deterministically by the
+/// wheel's unit tests, `src/sched/timer.rs`.)
+#[test]
+fn timed_waits_never_end_early() {
+    use greenthread::sync::Semaphore;
+    let sem = Semaphore::new_local(0);
+    for us in [1u64, 300, 999, 1000, 1001, 1049, 1100, 2500, 7000] {
+        let d = Duration::from_micros(us);
+        let t0 = Instant::now();
+        greenthread::sleep(d);
+        assert!(t0.elapsed() >= d, "sleep({d:?}) woke early");
+        let t0 = Instant::now();
+        assert!(!sem.acquire_timeout(d));
+        assert!(t0.elapsed() >= d, "acquire_timeout({d:?}) ended early");
+    }
+}
+
+/// Many timers of mixed lengths at once, some cancelled: the survivors fire in deadline
+/// then scheduling order (the wheel sorts each batch it fires).
+#[test]
+fn mixed_timers_fire_in_deadline_then_scheduling_order() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let t0 = Instant::now();
+    // deadlines in ms, several equal, given out of order
+    let plan = [7u64, 3, 7, 0, 12, 3, 3, 30, 0, 12, 7, 1];
+    let mut gts = Vec::new();
+    for (i, ms) in plan.into_iter().enumerate() {
+        let order = Rc::clone(&order);
+        let deadline = t0 + Duration::from_millis(ms);
+        gts.push(greenthread::spawn(move || {
+            greenthread::sleep_until(deadline);
+            order.borrow_mut().push(i);
+        }));
+    }
+    // and a few that are cancelled (killed) before they fire
+    let doomed: Vec<_> = (0..4)
+        .map(|_| greenthread::spawn(|| greenthread::sleep(Duration::from_millis(2))))
+        .collect();
+    greenthread::yield_now();
+    for d in &doomed {
+        d.kill();
+    }
+    for gt in gts {
+        gt.join().unwrap();
+    }
+    let mut expected: Vec<usize> = (0..plan.len()).collect();
+    expected.sort_by_key(|&i| (plan[i], i));
+    assert_eq!(*order.borrow(), expected);
 }

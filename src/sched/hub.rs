@@ -42,7 +42,7 @@ use super::io::{
 };
 use super::park::{Shared, WaitOn, Wakeup, main_hub};
 use super::runqueue::List;
-use super::timer::{COMPACT_MIN, Timer, TimerHeap, TimerKind};
+use super::timer::{TimerKind, TimerWheel};
 use crate::context::{fp, raw};
 use crate::fatal::fatal;
 use crate::stack::{self, Stack};
@@ -130,7 +130,7 @@ pub(crate) struct Hub {
     runq: List,
     /// Pops left before the next tick.
     budget: Cell<usize>,
-    timers: RefCell<TimerHeap>,
+    timers: RefCell<TimerWheel>,
     slab: RefCell<Slab>,
     /// Stack of the green thread that died last, released by whoever runs next.
     graveyard: Cell<Option<Stack>>,
@@ -141,7 +141,7 @@ pub(crate) struct Hub {
     next_token: Cell<u64>,
     /// `(next, end)` of this hub's block of green-thread ids.
     ids: Cell<(u64, u64)>,
-    /// Capacity of the timer heap (it never shrinks), cached so the check in
+    /// Slots the timer table has entries for (it never shrinks), cached so the check in
     /// `reserve_for_spawn` needs no borrow.
     timer_room: Cell<usize>,
     /// Slots below this have a park word (`Words::try_ensure` was called).
@@ -206,7 +206,7 @@ impl Hub {
             main: main_ptr,
             runq: List::new(),
             budget: Cell::new(TICK_MIN),
-            timers: RefCell::new(TimerHeap::new()),
+            timers: RefCell::new(TimerWheel::new(Instant::now())),
             slab: RefCell::new(Slab::default()),
             graveyard: Cell::new(None),
             hot: Cell::new(None),
@@ -230,6 +230,10 @@ impl Hub {
         });
         let slot = hub.slab_insert(main);
         debug_assert_eq!(slot, 0);
+        // The main green thread's timer entry.
+        if hub.grow_timers(1).is_err() {
+            fatal!("out of memory creating a hub");
+        }
         hub
     }
 
@@ -395,8 +399,7 @@ impl Hub {
 
     /// Makes room, fallibly, for one more green thread in every structure of the hub that
     /// would otherwise grow later, where failing is not an option: the slab and its free
-    /// list, the park words, and the timer heap (which holds at most
-    /// `2 * live + COMPACT_MIN` entries, see `timer.rs`). Near the `vm.max_map_count`
+    /// list, the park words, and the timer table (one entry per slot, see `timer.rs`). Near the `vm.max_map_count`
     /// limit, growing a large `Vec` needs a new mapping and can fail; this way `spawn`
     /// reports it, instead of a `sleep` aborting the process later. Cheap when there is
     /// room (a few comparisons).
@@ -411,8 +414,10 @@ impl Hub {
                 slab.live + 1
             }
         };
-        if 2 * live + COMPACT_MIN + 2 > self.timer_room.get() {
-            self.grow_timers(live)?;
+        // One timer table entry per slab slot, the new green thread's included.
+        let slots = self.slab.borrow().entries.len() + 1;
+        if slots > self.timer_room.get() {
+            self.grow_timers(slots.max(live))?;
         }
         Ok(())
     }
@@ -437,13 +442,13 @@ impl Hub {
         Ok(slab.live + 1)
     }
 
-    /// [`reserve_for_spawn`](Self::reserve_for_spawn) when the timer heap may be too small.
+    /// [`reserve_for_spawn`](Self::reserve_for_spawn) when the timer table may be too small.
     #[cold]
     #[inline(never)]
-    fn grow_timers(&self, live: usize) -> Result<(), SpawnError> {
+    fn grow_timers(&self, slots: usize) -> Result<(), SpawnError> {
         let mut timers = self.timers.borrow_mut();
         timers
-            .try_reserve_for(live)
+            .try_reserve_for(slots)
             .map_err(|_| SpawnError::OutOfMemory)?;
         self.timer_room.set(timers.capacity());
         Ok(())
@@ -688,8 +693,9 @@ impl Hub {
 
     /// Fires every timer due at `now`, in `(deadline, seq)` order.
     fn fire_timers(&self, now: Instant) {
+        self.timers.borrow_mut().advance(now);
         loop {
-            let t = match self.timers.borrow_mut().pop_expired(now) {
+            let t = match self.timers.borrow_mut().pop_due() {
                 Some(t) => t,
                 None => break,
             };
@@ -723,32 +729,17 @@ impl Hub {
         }
     }
 
-    /// Whether a timer still has an effect when it fires.
-    fn timer_live(&self, t: &Timer) -> bool {
-        self.slab_get(t.slot).is_some_and(|p| {
-            // SAFETY: I1: in the slab; no switch before the borrow ends.
-            let g = unsafe { p.get() };
-            g.token.get() == t.token
-                && match t.kind {
-                    TimerKind::Wake => g.state() == State::Parked,
-                    TimerKind::Start => g.state() == State::New && g.has(flag::DELAYED),
-                }
-        })
+    /// Cancels the pending timer of the green thread in `slot` (in place, O(1)).
+    #[inline]
+    fn cancel_timer(&self, slot: u32) {
+        self.timers.borrow_mut().cancel(slot);
     }
 
-    fn note_stale_timer(&self) {
-        self.timers.borrow_mut().note_stale(|t| self.timer_live(t));
-    }
-
-    /// The deadline of the earliest live timer (dropping stale ones on the way).
+    /// When the idle hub must look at its timers next (`timer.rs`: the earliest deadline,
+    /// or earlier for a timer far ahead). Every pending timer is live: each way of ending
+    /// a timed park or a delayed start cancels its timer.
     fn next_deadline(&self) -> Option<Instant> {
-        loop {
-            let t = *self.timers.borrow().peek()?;
-            if self.timer_live(&t) {
-                return Some(t.deadline);
-            }
-            self.timers.borrow_mut().pop();
-        }
+        self.timers.borrow().next_deadline()
     }
 
     /// Nothing is ready: block the OS thread until the next timer or a post from another
@@ -1205,7 +1196,7 @@ impl Hub {
         }
         g.wait_on.set(None);
         if g.deadline.take().is_some() && reason != Wake::TimedOut {
-            self.note_stale_timer();
+            self.cancel_timer(g.slot.get());
         }
         g.wake.set(reason);
         g.set_state(State::Ready);
@@ -1237,8 +1228,9 @@ impl Hub {
         (g.id, g.slot.get(), seq)
     }
 
-    /// `Parker::park`. The plain case (armed, no deadline, nothing pending) is inlined so
-    /// that few frames lie between the caller and the switch (see `join_wait`).
+    /// `Parker::park`. The plain case (armed, nothing pending, no deadline or one not known
+    /// to have passed) is inlined so that few frames lie between the caller and the switch
+    /// (see `join_wait`). No clock read: see `park_parker_slow`.
     #[inline]
     pub(crate) fn park_parker(
         &self,
@@ -1252,11 +1244,11 @@ impl Hub {
         if g.id == owner
             && g.token.get() == seq
             && g.pending.get() == 0
-            && deadline.is_none()
+            && deadline.is_none_or(|d| !self.timers.borrow().surely_passed(d))
             && self.shared.words.is_armed(g.slot.get(), seq)
             && !std::thread::panicking()
         {
-            return match self.park_current(g, what, None, true, external) {
+            return match self.park_current(g, what, deadline, true, external) {
                 Wake::Woken => Ok(Wakeup::Woken),
                 other => self.park_ended(other),
             };
@@ -1306,8 +1298,11 @@ impl Hub {
         if g.pending.get() != 0 {
             return early(Err(ParkError::Interrupted));
         }
+        // No clock read: the caller computed the deadline from one a moment ago (sync's
+        // timed calls check an `Instant` deadline themselves). A deadline that passed
+        // since the last tick's reading just parks until the next tick, which fires it.
         if let Some(d) = deadline
-            && d <= Instant::now()
+            && self.timers.borrow().surely_passed(d)
         {
             return early(Ok(Wakeup::TimedOut));
         }
@@ -1481,11 +1476,11 @@ impl Hub {
             v.add(flag::CANCELLED);
         }
         if !self.runq.remove(v) {
-            // Waiting for its start timer: make the timer stale.
+            // Waiting for its start timer: cancel it in place.
             v.clear(flag::DELAYED);
             v.deadline.set(None);
             v.token.set(self.next_token());
-            self.note_stale_timer();
+            self.cancel_timer(v.slot.get());
         }
         // SAFETY: taken off every list above; I1 keeps it alive while queued.
         unsafe { self.runq.push_back(v) };
@@ -1575,7 +1570,7 @@ impl Hub {
                     v.clear(flag::DELAYED);
                     v.deadline.set(None);
                     v.token.set(self.next_token());
-                    self.note_stale_timer();
+                    self.cancel_timer(v.slot.get());
                 }
             }
             State::Ready => {

@@ -17,8 +17,9 @@
 //!   When nothing is ready it blocks the OS thread itself, until the next timer or a wake
 //!   from another OS thread (a `Condvar` wait; no spinning), or, once one of its green
 //!   threads has waited for I/O, in the OS poller (`docs/IO.md`).
-//! - **Timers**: a binary heap keyed by `(deadline, seq)`, lazily cancelled, so equal
-//!   deadlines fire in scheduling order and cancellation is O(1). Due timers are fired at
+//! - **Timers**: a hierarchical timing wheel with O(1) arm and cancel (in place); due
+//!   timers fire exactly in `(deadline, seq)` order, so equal deadlines fire in scheduling
+//!   order. Due timers are fired at
 //!   *ticks*: whenever the run queue is empty, when another OS thread posted a wake, and at
 //!   least every `max(16, run queue length)` switches, so a `sleep(0)` loop never starves
 //!   a due timer while a plain yield does not read the clock.

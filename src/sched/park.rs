@@ -658,7 +658,10 @@ impl Parker {
 
     /// Blocks the current green thread until a [`Waker`] of this park wins it, or
     /// `deadline` passes, or it is killed; other green threads run meanwhile. Returns at
-    /// once if a wake already won.
+    /// once if a wake already won. The call reads no clock: a `deadline` known to have
+    /// passed at the hub's last tick returns `TimedOut` at once; one that passed since
+    /// times out at the next tick (ready green threads may run first), as `sleep_until`
+    /// with a past deadline does.
     ///
     /// `what` is what the green thread waits on, for [`dump`](super::dump) and deadlock
     /// reports; `external` says whether a waker may be called from another OS thread (see

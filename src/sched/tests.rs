@@ -1,4 +1,4 @@
-//! Unit tests of the hub's internals: the transition table, the timer heap, the park
+//! Unit tests of the hub's internals: the transition table, the timer wheel, the park
 //! words, the intrusive lists, the control-block cache, and the `panic = "abort"`
 //! decisions (simulated, since the test harness itself needs unwinding).
 
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::green::{BLOCK_SIZE, GPtr, Green, GreenBox, State};
 use super::park::Words;
 use super::runqueue::List;
-use super::timer::{COMPACT_MIN, TimerHeap, TimerKind};
+use super::timer::{TimerKind, TimerWheel};
 use super::*;
 
 #[test]
@@ -45,8 +45,9 @@ fn control_blocks_fit_the_cache_size_class() {
 
 #[test]
 fn timers_pop_in_deadline_then_scheduling_order() {
-    let mut h = TimerHeap::new();
     let t0 = Instant::now();
+    let mut h = TimerWheel::new(t0);
+    h.try_reserve_for(8).unwrap();
     let d = |ms| t0 + Duration::from_millis(ms);
     // equal deadlines, mixed kinds: scheduling order
     h.push(d(5), 1, 10, TimerKind::Wake);
@@ -55,37 +56,38 @@ fn timers_pop_in_deadline_then_scheduling_order() {
     h.push(d(5), 4, 40, TimerKind::Wake);
     h.push(d(3), 5, 50, TimerKind::Wake);
     assert_eq!(h.len(), 5);
-    assert!(h.pop_expired(t0).is_none());
-    let order: Vec<u32> = std::iter::from_fn(|| h.pop_expired(d(10)).map(|t| t.slot)).collect();
+    h.advance(t0);
+    assert!(h.pop_due().is_none());
+    h.advance(d(10));
+    let order: Vec<u32> = std::iter::from_fn(|| h.pop_due().map(|t| t.slot)).collect();
     assert_eq!(order, [2, 5, 1, 3, 4]);
     assert!(h.is_empty());
 }
 
 #[test]
-fn timer_compaction_keeps_live_entries_only() {
-    let mut h = TimerHeap::new();
+fn timers_cancel_in_place_and_leave_nothing_behind() {
     let t0 = Instant::now();
-    let n = COMPACT_MIN * 4;
+    let mut h = TimerWheel::new(t0);
+    let n = 1000u32;
+    h.try_reserve_for(n as usize).unwrap();
     for i in 0..n {
         h.push(
-            t0 + Duration::from_millis(i as u64),
-            i as u32,
-            i as u64,
+            t0 + Duration::from_millis(u64::from(i)),
+            i,
+            0,
             TimerKind::Wake,
         );
     }
-    // tokens that are even stay live; odd ones are cancelled
-    let live = |t: &super::timer::Timer| t.token.is_multiple_of(2);
-    // compaction happens once more than half may be stale
-    for _ in 0..n / 2 {
-        h.note_stale(live);
+    for i in (1..n).step_by(2) {
+        h.cancel(i);
+        h.cancel(i); // twice is harmless
     }
-    assert_eq!(h.len(), n);
-    h.note_stale(live);
-    assert_eq!(h.len(), n / 2, "not compacted");
-    let left: Vec<u64> = std::iter::from_fn(|| h.pop().map(|t| t.token)).collect();
-    assert!(left.iter().all(|t| t.is_multiple_of(2)));
-    assert!(left.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(h.len(), n as usize / 2);
+    assert_eq!(h.pending().len(), n as usize / 2);
+    h.advance(t0 + Duration::from_secs(2));
+    let fired: Vec<u32> = std::iter::from_fn(|| h.pop_due().map(|t| t.slot)).collect();
+    assert_eq!(fired, (0..n).step_by(2).collect::<Vec<_>>());
+    assert!(h.is_empty());
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::sched::ParkError;
 use super::error::AcquireError;
 use super::guard::LockGuard;
 use super::raw::{ONE, RawSem};
-use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{Deadline, OneThread, Shared, Sharing, Wait, blocking_failed, timed_deadline};
 
 /// A binary lock with no owner: Python's `_thread.LockType` (`_thread.allocate_lock()`),
 /// gevent's `gevent.thread.LockType`.
@@ -202,7 +202,7 @@ impl<S: Sharing> Lock<S> {
             return self.raw.try_acquire();
         }
         timed(
-            self.raw.acquire_slow(deadline_after(timeout)),
+            self.raw.acquire_slow(timed_deadline(timeout)),
             "Lock::acquire_timeout",
         )
     }
@@ -228,7 +228,10 @@ impl<S: Sharing> Lock<S> {
         if self.raw.try_acquire_from(ONE) {
             return true;
         }
-        timed(self.raw.acquire_slow(Some(deadline)), "Lock::acquire_until")
+        timed(
+            self.raw.acquire_slow(Some(Deadline::at(deadline))),
+            "Lock::acquire_until",
+        )
     }
 
     /// Python's `lock.acquire(blocking=True, timeout=-1)`: returns whether the lock was
@@ -261,7 +264,7 @@ impl<S: Sharing> Lock<S> {
         match Wait::from_python(blocking, timeout)? {
             Wait::Never => Ok(self.try_acquire_python()),
             Wait::For(d) if d.is_zero() => Ok(self.try_acquire_python()),
-            Wait::For(d) => Ok(self.raw.acquire(deadline_after(d))?),
+            Wait::For(d) => Ok(self.raw.acquire(timed_deadline(d))?),
             Wait::Forever => Ok(self.raw.acquire(None)?),
         }
     }

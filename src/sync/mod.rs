@@ -140,11 +140,50 @@ pub use semaphore::{BoundedSemaphore, DummySemaphore, Semaphore};
 pub use sharing::{OneThread, Shared, Sharing};
 pub(crate) use waiters::{Parked, Waiters, expired, lock as lock_state, park_on};
 
-/// The deadline of a wait of `d` starting now; `None` (no limit) if the clock cannot
-/// represent it. No arithmetic here can overflow or panic.
+/// The end of a timed wait, and whether it is known to have passed or not.
+///
+/// A timed call reads the clock once (issue 19): a deadline computed just now from a
+/// non-zero timeout has not passed, and one from a zero timeout has, so `raw.rs` need not
+/// read the clock again to decide whether to queue up; an `Instant` deadline given by the
+/// caller is checked there with one read. The hub does not read it either (`hub.rs`).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    /// `Some(passed)` when known without a clock read.
+    known: Option<bool>,
+}
+
+impl Deadline {
+    /// A deadline given by the caller: whether it passed takes a clock read.
+    #[inline]
+    fn at(at: Instant) -> Deadline {
+        Deadline { at, known: None }
+    }
+
+    /// Whether the deadline has passed (reads the clock only if not known).
+    #[inline]
+    fn passed(self) -> bool {
+        self.known.unwrap_or_else(|| self.at <= Instant::now())
+    }
+}
+
+/// The deadline of a wait of `d` starting now (one clock read); `None` (no limit) if the
+/// clock cannot represent it. No arithmetic here can overflow or panic.
 #[inline]
 pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
     Wait::For(d).deadline(Instant::now())
+}
+
+/// [`deadline_after`] for the lock layer's timed waits: the deadline with whether it has
+/// passed already known (a zero timeout has, any other has not), so the wait needs no
+/// second clock read (issue 19).
+#[inline]
+fn timed_deadline(d: Duration) -> Option<Deadline> {
+    // As `Wait::For(d).deadline(now)`, inlined.
+    Instant::now().checked_add(d).map(|at| Deadline {
+        at,
+        known: Some(d.is_zero()),
+    })
 }
 
 /// A blocking call that returns no `Result` met a refusal of the hub to block.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::local::Local;
 use super::raw::RawSem;
-use super::{blocking_failed, deadline_after};
+use super::{blocking_failed, timed_deadline};
 
 /// A mutual-exclusion lock that owns its data, like [`std::sync::Mutex`], but blocking
 /// only the calling **green thread**: other green threads of the OS thread run while it
@@ -187,7 +187,7 @@ impl<T: ?Sized> Mutex<T> {
     /// assert!(m.lock_timeout(Duration::from_millis(1)).is_none());
     /// ```
     pub fn lock_timeout(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        match self.sem.acquire(deadline_after(timeout)) {
+        match self.sem.acquire(timed_deadline(timeout)) {
             Ok(true) => Some(self.guard()),
             Ok(false) => None,
             Err(crate::sched::ParkError::Deadlock(r)) => {

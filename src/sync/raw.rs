@@ -55,6 +55,7 @@ use std::time::Instant;
 
 use crate::sched::{ParkError, Parker, WaitOn, Wakeup, check_interrupt};
 
+use super::Deadline;
 use super::links::{self, Link, LinkId, Linkable};
 use super::waitqueue::{
     Kind, QLOCK, QueueGuard, WaitQueue, Waiter, assert_unlocked, os_thread, spin,
@@ -181,7 +182,7 @@ impl RawSem {
     /// hub's refusals to block: [`ParkError::Deadlock`] (main green thread, nothing can
     /// wake anyone) and [`ParkError::Panicking`]; the queue has been left then too.
     #[inline]
-    pub(crate) fn acquire(&self, deadline: Option<Instant>) -> Result<bool, ParkError> {
+    pub(crate) fn acquire(&self, deadline: Option<Deadline>) -> Result<bool, ParkError> {
         if self.try_acquire_fast() {
             return Ok(true);
         }
@@ -190,18 +191,20 @@ impl RawSem {
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn acquire_slow(&self, deadline: Option<Instant>) -> Result<bool, ParkError> {
+    pub(crate) fn acquire_slow(&self, deadline: Option<Deadline>) -> Result<bool, ParkError> {
         loop {
             match self.enqueue_or_take(Kind::Acquire, deadline) {
                 Enqueued::Done => return Ok(true),
                 Enqueued::Expired => return Ok(false),
-                Enqueued::Parked(parker, seq) => match self.park(parker, seq, deadline) {
-                    Ok(Wakeup::Woken) => return Ok(true),
-                    Ok(Wakeup::TimedOut) => return Ok(false),
-                    // Interrupted, but `check_interrupt` did not raise: try again.
-                    Err(None) => continue,
-                    Err(Some(e)) => return Err(e),
-                },
+                Enqueued::Parked(parker, seq) => {
+                    match self.park(parker, seq, deadline.map(|d| d.at)) {
+                        Ok(Wakeup::Woken) => return Ok(true),
+                        Ok(Wakeup::TimedOut) => return Ok(false),
+                        // Interrupted, but `check_interrupt` did not raise: try again.
+                        Err(None) => continue,
+                        Err(Some(e)) => return Err(e),
+                    }
+                }
             }
         }
     }
@@ -209,7 +212,7 @@ impl RawSem {
     /// Takes a permit if the count is positive (`Done`); otherwise, unless `deadline` has
     /// passed (`Expired`), queues a waiter of `kind` and returns its armed park.
     #[inline(always)]
-    fn enqueue_or_take(&self, kind: Kind, deadline: Option<Instant>) -> Enqueued {
+    fn enqueue_or_take(&self, kind: Kind, deadline: Option<Deadline>) -> Enqueued {
         // The park must exist before its waker is published in the queue; a wake that lands
         // before `park` is kept (park.rs), so nothing is lost in between.
         let parker = Parker::new();
@@ -235,7 +238,7 @@ impl RawSem {
                     }
                 }
             }
-            if deadline.is_some_and(|d| d <= Instant::now()) {
+            if deadline.is_some_and(Deadline::passed) {
                 return Enqueued::Expired;
             }
             // The count is 0: queue up. Taking QLOCK from exactly `s` is what makes "count
@@ -433,7 +436,7 @@ impl RawSem {
 
     /// Waits until the count is positive or `deadline` passes, without taking a permit;
     /// returns the count then (which may be 0 again: others may have acquired).
-    pub(crate) fn wait_ready(&self, deadline: Option<Instant>) -> Result<usize, ParkError> {
+    pub(crate) fn wait_ready(&self, deadline: Option<Deadline>) -> Result<usize, ParkError> {
         loop {
             let n = self.count();
             if n > 0 {
@@ -441,11 +444,13 @@ impl RawSem {
             }
             match self.enqueue_or_take(Kind::Watch, deadline) {
                 Enqueued::Done | Enqueued::Expired => return Ok(self.count()),
-                Enqueued::Parked(parker, seq) => match self.park(parker, seq, deadline) {
-                    Ok(_) => return Ok(self.count()),
-                    Err(None) => continue,
-                    Err(Some(e)) => return Err(e),
-                },
+                Enqueued::Parked(parker, seq) => {
+                    match self.park(parker, seq, deadline.map(|d| d.at)) {
+                        Ok(_) => return Ok(self.count()),
+                        Err(None) => continue,
+                        Err(Some(e)) => return Err(e),
+                    }
+                }
             }
         }
     }

@@ -24,7 +24,7 @@ use super::error::AcquireError;
 use super::guard::RLockGuard;
 use super::lock::timed;
 use super::raw::RawSem;
-use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{Deadline, OneThread, Shared, Sharing, Wait, blocking_failed, timed_deadline};
 
 /// A re-entrant lock: owned by the green thread that acquired it, which may acquire it
 /// again (each acquire needs a release); other green threads wait, FIFO. gevent's
@@ -213,7 +213,7 @@ impl<S: Sharing> RLock<S> {
             return true;
         }
         let got = timed(
-            self.raw.acquire(deadline_after(timeout)),
+            self.raw.acquire(timed_deadline(timeout)),
             "RLock::acquire_timeout",
         );
         if got {
@@ -251,7 +251,7 @@ impl<S: Sharing> RLock<S> {
         }
         let got = match wait {
             Wait::Never => self.raw.try_acquire(),
-            Wait::For(d) => self.raw.acquire(deadline_after(d))?,
+            Wait::For(d) => self.raw.acquire(timed_deadline(d))?,
             Wait::Forever => self.raw.acquire(None)?,
         };
         if got {
@@ -373,7 +373,10 @@ impl<S: Sharing> RLock<S> {
         if self.reenter(me) {
             return true;
         }
-        let got = timed(self.raw.acquire(Some(deadline)), "RLock::acquire_until");
+        let got = timed(
+            self.raw.acquire(Some(Deadline::at(deadline))),
+            "RLock::acquire_until",
+        );
         if got {
             self.own(me);
         }

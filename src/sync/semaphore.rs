@@ -18,7 +18,7 @@ use super::guard::{BoundedSemaphoreGuard, DummySemaphoreGuard, SemaphoreGuard};
 use super::links::{self, Link, LinkId, Linkable};
 use super::lock::timed;
 use super::raw::{MAX_COUNT, RawSem};
-use super::{OneThread, Shared, Sharing, Wait, blocking_failed, deadline_after};
+use super::{Deadline, OneThread, Shared, Sharing, Wait, blocking_failed, timed_deadline};
 
 /// `rawlink`/`unlink`: shareable semaphores only (the callback and the link runner may
 /// run on whichever OS thread made the semaphore ready).
@@ -141,7 +141,7 @@ macro_rules! semaphore_common {
         #[must_use = "a permit is held only if this returns true"]
         pub fn acquire_timeout(&self, timeout: Duration) -> bool {
             timed(
-                self.raw.acquire(deadline_after(timeout)),
+                self.raw.acquire(timed_deadline(timeout)),
                 concat!(stringify!($ty), "::acquire_timeout"),
             )
         }
@@ -162,7 +162,7 @@ macro_rules! semaphore_common {
         #[must_use = "a permit is held only if this returns true"]
         pub fn acquire_until(&self, deadline: Instant) -> bool {
             timed(
-                self.raw.acquire(Some(deadline)),
+                self.raw.acquire(Some(Deadline::at(deadline))),
                 concat!(stringify!($ty), "::acquire_until"),
             )
         }
@@ -211,7 +211,7 @@ macro_rules! semaphore_common {
         ) -> Result<bool, AcquireError> {
             match Wait::from_python(blocking, timeout)? {
                 Wait::Never => Ok(self.raw.try_acquire()),
-                Wait::For(d) => Ok(self.raw.acquire(deadline_after(d))?),
+                Wait::For(d) => Ok(self.raw.acquire(timed_deadline(d))?),
                 Wait::Forever => Ok(self.raw.acquire(None)?),
             }
         }
@@ -284,7 +284,7 @@ macro_rules! semaphore_common {
         pub fn wait(&self, timeout: Option<Duration>) -> usize {
             let deadline = match timeout {
                 None => None,
-                Some(d) => deadline_after(d),
+                Some(d) => timed_deadline(d),
             };
             self.wait_deadline(deadline)
         }
@@ -304,10 +304,10 @@ macro_rules! semaphore_common {
         /// # Panics
         /// As [`wait`](Self::wait).
         pub fn wait_until(&self, deadline: Instant) -> usize {
-            self.wait_deadline(Some(deadline))
+            self.wait_deadline(Some(Deadline::at(deadline)))
         }
 
-        fn wait_deadline(&self, deadline: Option<Instant>) -> usize {
+        fn wait_deadline(&self, deadline: Option<Deadline>) -> usize {
             match self.raw.wait_ready(deadline) {
                 Ok(n) => n,
                 Err(ParkError::Deadlock(r)) => {
