@@ -932,7 +932,7 @@ impl Hub {
         let Some(d) = io.as_mut() else {
             fatal!("the I/O driver vanished");
         };
-        let (idx, generation) = d.alloc(fd);
+        let (idx, generation) = d.alloc(fd)?;
         if let Err(e) = d.poll.registry().register(
             src,
             io_mod::token(idx, generation),

@@ -22,8 +22,11 @@
 //!   from the first hub's poller (through a cloned `mio::Registry`, which any thread may
 //!   use) and registered with the new one; the first hub frees its entry when it drains
 //!   its inbox.
-//! - Tokens are `index | generation << 32`: an event for a freed and reused entry is
-//!   recognised as stale and ignored.
+//! - Tokens are `index | generation << (usize::BITS / 2)`: an event for a freed and
+//!   reused entry is recognised as stale and ignored. On 64-bit targets both halves are 32
+//!   bits; on 32-bit targets (armv7) 16 bits each, so a hub registers at most 65,534
+//!   sockets at once (more is an `io::Error`, not a crash) and a slot's generation repeats
+//!   after 65,536 reuses.
 
 use core::cell::{Cell, RefCell};
 use std::io;
@@ -54,10 +57,14 @@ pub(crate) const READ_CLOSED: u8 = 4;
 /// Sticky readiness: the write side is closed. `WRITE << 2`.
 pub(crate) const WRITE_CLOSED: u8 = 8;
 
-const _: () = assert!(
-    usize::BITS == 64,
-    "tokens pack index and generation in 64 bits"
-);
+/// Bits of a token for the entry index, and (above them) for the generation.
+const HALF: u32 = usize::BITS / 2;
+/// Mask of one half of a token.
+const HALF_MASK: usize = (1usize << HALF) - 1;
+/// Generations wrap within their half of the token.
+const GEN_MASK: u32 = HALF_MASK as u32;
+/// Entry indices stay below this, so no token equals [`WAKER_TOKEN`] (all ones).
+const MAX_ENTRIES: usize = HALF_MASK;
 
 /// The part of a hub's poller other OS threads use: its waker (posts) and a clone of its
 /// registry (deregistering a socket that moved to another OS thread).
@@ -119,18 +126,28 @@ impl Driver {
     }
 
     /// A free entry for `fd`: `(index, generation)`.
-    pub(crate) fn alloc(&mut self, fd: u64) -> (u32, u32) {
-        self.registered += 1;
+    ///
+    /// # Errors
+    /// If the hub already has as many registrations as a token can name.
+    pub(crate) fn alloc(&mut self, fd: u64) -> io::Result<(u32, u32)> {
         if let Some(idx) = self.free.pop() {
+            self.registered += 1;
             let e = &mut self.entries[idx as usize];
             e.live = true;
             e.ready = READ | WRITE;
             e.fd = fd;
-            return (idx, e.generation);
+            return Ok((idx, e.generation));
         }
-        let Ok(idx) = u32::try_from(self.entries.len()) else {
-            crate::fatal::fatal!("too many I/O registrations in one hub");
+        let idx = match u32::try_from(self.entries.len()) {
+            Ok(idx) if (idx as usize) < MAX_ENTRIES => idx,
+            _ => {
+                return Err(io::Error::other(format!(
+                    "greenthread: too many sockets registered with one hub (at most {})",
+                    MAX_ENTRIES - 1
+                )));
+            }
         };
+        self.registered += 1;
         self.entries.push(Entry {
             generation: 0,
             live: true,
@@ -139,7 +156,7 @@ impl Driver {
             readers: Vec::new(),
             writers: Vec::new(),
         });
-        (idx, 0)
+        Ok((idx, 0))
     }
 
     /// The live entry `(idx, generation)`.
@@ -156,7 +173,7 @@ impl Driver {
             return false;
         };
         e.live = false;
-        e.generation = e.generation.wrapping_add(1);
+        e.generation = e.generation.wrapping_add(1) & GEN_MASK;
         e.ready = 0;
         self.free.push(idx);
         self.registered -= 1;
@@ -167,13 +184,13 @@ impl Driver {
 /// Packs an entry into a token.
 #[inline]
 pub(crate) fn token(idx: u32, generation: u32) -> Token {
-    Token(idx as usize | (generation as usize) << 32)
+    Token((idx as usize & HALF_MASK) | (generation as usize & HALF_MASK) << HALF)
 }
 
 /// Unpacks a token.
 #[inline]
 pub(crate) fn untoken(t: Token) -> (u32, u32) {
-    (t.0 as u32, (t.0 >> 32) as u32)
+    ((t.0 & HALF_MASK) as u32, (t.0 >> HALF) as u32)
 }
 
 /// How a wait for readiness ended.
