@@ -276,7 +276,7 @@ fn slab_exhaustion_under_rlimit_as_is_an_error() {
         let vm_kib = status_kib("VmSize:");
         let limit = (vm_kib + 64 * 1024) * 1024; // 64 MiB of headroom: less than one slab
         let rl = libc::rlimit {
-            rlim_cur: limit,
+            rlim_cur: limit as libc::rlim_t,
             rlim_max: libc::RLIM_INFINITY,
         };
         // SAFETY: setrlimit only reads `rl`.
