@@ -1464,6 +1464,17 @@ impl Hub {
         }
     }
 
+    /// Takes a green thread that has not started (state `New`) off the run queue, or, if it
+    /// waits for its start timer (`spawn_after`), cancels that timer in place.
+    fn unqueue_new(&self, v: &Green) {
+        if !self.runq.remove(v) {
+            v.clear(flag::DELAYED);
+            v.deadline.set(None);
+            v.token.set(self.next_token());
+            self.cancel_timer(v.slot.get());
+        }
+    }
+
     /// Cancels `v` (a green thread of this hub) if it has not started, **without
     /// switching** (unlike `kill`/`cancel`, which switch into it so it dies at once): it
     /// is queued to die in its turn, never running its closure. False if it has started
@@ -1475,13 +1486,7 @@ impl Hub {
         if !v.has(flag::KILLED | flag::CANCELLED) {
             v.add(flag::CANCELLED);
         }
-        if !self.runq.remove(v) {
-            // Waiting for its start timer: cancel it in place.
-            v.clear(flag::DELAYED);
-            v.deadline.set(None);
-            v.token.set(self.next_token());
-            self.cancel_timer(v.slot.get());
-        }
+        self.unqueue_new(v);
         // SAFETY: taken off every list above; I1 keeps it alive while queued.
         unsafe { self.runq.push_back(v) };
         true
@@ -1564,15 +1569,7 @@ impl Hub {
         }
         // Take the victim out of wherever it waits, so it can be switched to now.
         match v.state() {
-            State::New => {
-                if !self.runq.remove(v) {
-                    // Waiting for its start timer: make the timer stale.
-                    v.clear(flag::DELAYED);
-                    v.deadline.set(None);
-                    v.token.set(self.next_token());
-                    self.cancel_timer(v.slot.get());
-                }
-            }
+            State::New => self.unqueue_new(v),
             State::Ready => {
                 self.runq.remove(v);
             }
